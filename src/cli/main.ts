@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { runDemo } from './demo.js';
+import { serve } from './serve.js';
+
+const program = new Command('mcm-driver').description('Gardener machine-controller-manager driver sidecar: STACKIT, CloudSigma, VPSie over gRPC');
+
+program
+  .command('serve')
+  .description('serve the Driver gRPC service (loopback or a unix socket: it is a sidecar of the MCM bridge)')
+  .option('--listen <address>', 'gRPC address: 127.0.0.1:PORT or unix:///path/driver.sock', process.env.MCM_DRIVER_LISTEN ?? '127.0.0.1:50051')
+  .option('--http-listen <host:port>', '/healthz, /readyz and /metrics; empty to disable', process.env.MCM_DRIVER_HTTP_LISTEN ?? '127.0.0.1:8080')
+  .option('--log-level <level>', 'error, warn, info or debug (cloud calls are logged at debug)', process.env.LOG_LEVEL ?? 'info')
+  .option('--shutdown-grace <duration>', 'on SIGTERM, how long in-flight calls may finish', '30s')
+  .option('--create-timeout <duration>', 'how long CreateMachine waits for the VM to run', '10m')
+  .option('--delete-timeout <duration>', 'how long DeleteMachine waits for the VM to be gone', '5m')
+  .option('--poll-interval <duration>', 'how often a waiting call asks the cloud', '2s')
+  .option('--http-timeout <duration>', 'timeout of one cloud API request attempt', '30s')
+  .option('--http-retries <n>', 'retries of an idempotent cloud API request (never a create)', '4')
+  .action(serve);
+
+program
+  .command('demo')
+  .description("start the sidecar against the built-in fake STACKIT cloud and play one machine's life through it")
+  .action(runDemo);
+
+program.parseAsync().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,68 @@
+import type { MachineCode } from './codes.js';
+
+/**
+ * The small interface one cloud implements. Everything provider-neutral
+ * (idempotent create, single-flight, waiting, cleanup, code mapping, orphan
+ * safety of delete and list) lives in MachineDriver; a cloud only answers
+ * "what exists" and "make / remove this one VM".
+ */
+
+export type SecretData = Readonly<Record<string, Buffer>>;
+
+export interface NodeAddress {
+  type: string;
+  address: string;
+}
+
+/** The parts of MCM's Machine object a driver may rely on (the orphan stub has only these). */
+export interface MachineRef {
+  name: string;
+  namespace: string;
+  providerId: string;
+  lastKnownState: string;
+}
+
+export interface MachineClassRef {
+  name: string;
+  namespace: string;
+  provider: string;
+  providerSpec: unknown;
+}
+
+export type VmState = 'creating' | 'running' | 'failed' | 'deleting' | 'stopped' | 'unknown';
+
+export interface VmRecord {
+  /** Byte-identical in CreateMachine, GetMachineStatus and ListMachines. */
+  providerId: string;
+  /** The Machine named by the VM's marker; undefined when it has none. */
+  machineName: string | undefined;
+  state: VmState;
+  /** The cloud's reason, for a failed VM. */
+  failureMessage?: string;
+  /** The code a failed VM maps to (quota/capacity → ResourceExhausted). */
+  failureCode?: MachineCode;
+  addresses: NodeAddress[];
+}
+
+/** One cloud, bound to one MachineClass and its Secret. */
+export interface CloudSession {
+  /** undefined when the VM does not exist; InvalidArgument when the ID is not this cloud's. */
+  get(providerId: string, signal: AbortSignal): Promise<VmRecord | undefined>;
+  /** VMs carrying this cluster's markers for the Machine (any class: a Machine may change class). */
+  findByMachine(machineName: string, signal: AbortSignal): Promise<VmRecord[]>;
+  /** One create request, no lookup, no retry. Throws CloudApiError when the cloud refuses. */
+  create(machine: MachineRef, signal: AbortSignal): Promise<VmRecord>;
+  /** Asks the cloud to delete exactly this VM; already gone is success. */
+  delete(providerId: string, signal: AbortSignal): Promise<void>;
+  /** VMs with this cluster's and this class's markers. */
+  list(signal: AbortSignal): Promise<VmRecord[]>;
+}
+
+export interface CloudProvider {
+  /** The MachineClass `provider` value, matched case-insensitively. */
+  readonly name: string;
+  /** Validates the class's providerSpec and the Secret (all problems at once) and binds a session. */
+  open(machineClass: MachineClassRef, secret: SecretData): Promise<CloudSession>;
+  /** The volume ID MCM waits on during drain, or undefined when the PV is not this cloud's. */
+  volumeId(pvSpec: Record<string, unknown>): string | undefined;
+}

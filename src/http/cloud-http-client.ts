@@ -1,0 +1,166 @@
+import got, { HTTPError, RequestError, type Got, type Method } from 'got';
+import { logger } from '../observability/logger.js';
+import { cloudRequestDuration, cloudRequests, cloudRetries } from '../observability/metrics.js';
+import { CloudApiError } from './cloud-api-error.js';
+import { defaultRetryPolicy, fullJitterDelay, type RetryPolicy } from './retry-policy.js';
+
+export interface CloudHttpClientOptions {
+  cloud: string;
+  baseUrl: string;
+  /** Per attempt; default 30 s. */
+  timeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Headers that authorise a request, e.g. a bearer token fetched on demand. */
+  authorize?: (signal?: AbortSignal) => Promise<Record<string, string>>;
+  /** Pulls the cloud's human message out of a 4xx body. */
+  errorMessage?: (body: unknown) => string | undefined;
+  /** Says whether a 4xx body reports a quota or capacity limit. */
+  isQuota?: (status: number, message: string | undefined) => boolean;
+  /** Header carrying the cloud's request id. */
+  requestIdHeader?: string;
+  /** Methods got may retry; default got's idempotent set (never POST). */
+  retryMethods?: Method[];
+}
+
+export interface CloudRequest {
+  /** Names the call in logs, metrics and errors, e.g. `create server`. */
+  operation: string;
+  method: Method;
+  path: string;
+  searchParams?: Record<string, string | number | boolean>;
+  json?: unknown;
+  form?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface CloudResponse<T> {
+  status: number;
+  body: T;
+  requestId?: string;
+}
+
+const MAX_CLOUD_MESSAGE = 300;
+
+/**
+ * The resilient HTTP client every cloud adapter uses: got with per-attempt
+ * timeouts, got's retry (idempotent methods only, Retry-After honoured, full
+ * jitter), one error type for every failure, and a metric and debug log line
+ * per call. It never logs or returns headers or request bodies.
+ */
+export class CloudHttpClient {
+  private readonly http: Got;
+
+  constructor(private readonly options: CloudHttpClientOptions) {
+    const policy = { ...defaultRetryPolicy, ...options.retry };
+    this.http = got.extend({
+      prefixUrl: options.baseUrl,
+      timeout: { request: options.timeoutMs ?? 30_000 },
+      retry: {
+        limit: policy.limit,
+        enforceRetryRules: true,
+        maxRetryAfter: policy.maxRetryAfterMs,
+        calculateDelay: fullJitterDelay(policy),
+        ...(options.retryMethods ? { methods: options.retryMethods } : {}),
+      },
+      responseType: 'text',
+      hooks: {
+        beforeRequest: [
+          async (req) => {
+            if (options.authorize) {
+              const headers = await options.authorize(req.signal ?? undefined);
+              for (const [k, v] of Object.entries(headers)) req.headers[k] = v;
+            }
+          },
+        ],
+        beforeRetry: [
+          (error, retryCount) => {
+            const operation = String(error.options.context.operation ?? 'unknown');
+            cloudRetries.inc({ cloud: options.cloud, operation });
+            logger.debug('cloud request retry', {
+              cloud: options.cloud,
+              operation,
+              retry: retryCount,
+              status: error.response?.statusCode,
+              errorCode: error.code,
+            });
+          },
+        ],
+      },
+    });
+  }
+
+  async request<T>(req: CloudRequest): Promise<CloudResponse<T>> {
+    const { cloud } = this.options;
+    const started = performance.now();
+    let statusLabel = 'error';
+    try {
+      const res = await this.http(req.path.replace(/^\//, ''), {
+        method: req.method,
+        searchParams: req.searchParams,
+        json: req.json,
+        form: req.form,
+        signal: req.signal,
+        context: { operation: req.operation },
+      });
+      statusLabel = String(res.statusCode);
+      const requestId = this.requestId(res.headers);
+      return { status: res.statusCode, body: this.parseBody<T>(req, res.statusCode, res.body, requestId), requestId };
+    } catch (err) {
+      const failure = this.toCloudApiError(req, err);
+      statusLabel = failure.status !== undefined ? String(failure.status) : failure.kind;
+      throw failure;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      cloudRequests.inc({ cloud, operation: req.operation, status: statusLabel });
+      cloudRequestDuration.observe({ cloud, operation: req.operation }, seconds);
+      logger.debug('cloud request', { cloud, operation: req.operation, httpMethod: req.method, status: statusLabel, durationMs: Math.round(seconds * 1000) });
+    }
+  }
+
+  private parseBody<T>(req: CloudRequest, status: number, text: string, requestId?: string): T {
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new CloudApiError(this.options.cloud, req.operation, 'malformed', { status, requestId });
+    }
+  }
+
+  private requestId(headers: Record<string, string | string[] | undefined>): string | undefined {
+    const v = headers[(this.options.requestIdHeader ?? 'x-request-id').toLowerCase()];
+    return Array.isArray(v) ? v[0] : v;
+  }
+
+  private toCloudApiError(req: CloudRequest, err: unknown): CloudApiError {
+    const { cloud } = this.options;
+    if (err instanceof CloudApiError) return err;
+    if (err instanceof HTTPError) {
+      const status = err.response.statusCode;
+      const requestId = this.requestId(err.response.headers);
+      let cloudMessage: string | undefined;
+      if (status < 500) {
+        cloudMessage = this.cloudMessage(String(err.response.body ?? ''));
+      }
+      const quota = status < 500 && (this.options.isQuota?.(status, cloudMessage) ?? false);
+      return new CloudApiError(cloud, req.operation, 'http', { status, requestId, cloudMessage, quota });
+    }
+    if (req.signal?.aborted || (err instanceof RequestError && err.name === 'AbortError')) {
+      return new CloudApiError(cloud, req.operation, 'canceled');
+    }
+    if (err instanceof RequestError && err.code === 'ETIMEDOUT') {
+      return new CloudApiError(cloud, req.operation, 'timeout');
+    }
+    return new CloudApiError(cloud, req.operation, 'network');
+  }
+
+  private cloudMessage(text: string): string | undefined {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return undefined;
+    }
+    const msg = this.options.errorMessage?.(body);
+    return msg ? msg.replace(/\s+/g, ' ').slice(0, MAX_CLOUD_MESSAGE) : undefined;
+  }
+}

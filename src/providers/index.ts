@@ -1,0 +1,15 @@
+import { ProviderRegistry } from '../driver/provider-registry.js';
+import type { RetryPolicy } from '../http/retry-policy.js';
+import { StackitProvider, type StackitProviderOptions } from './stackit/stackit-provider.js';
+
+export interface ProvidersOptions {
+  httpTimeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  stackit?: StackitProviderOptions;
+}
+
+/** Every cloud this driver serves. Adding one is a folder and a line here. */
+export function defaultProviders(options: ProvidersOptions = {}): ProviderRegistry {
+  const common = { httpTimeoutMs: options.httpTimeoutMs, retry: options.retry };
+  return new ProviderRegistry([new StackitProvider({ ...common, ...options.stackit })]);
+}

@@ -1,0 +1,66 @@
+import { isNotFound } from '../../http/cloud-api-error.js';
+import type { CloudHttpClient } from '../../http/cloud-http-client.js';
+import type { CreateServerPayload, StackitServer } from './types.js';
+
+/**
+ * The STACKIT IaaS v2 server operations the driver needs, one method per API
+ * operation. The region is part of every path in v2. IDs that reach a path
+ * were validated as UUIDs before they got here.
+ */
+export class IaasClient {
+  constructor(
+    private readonly http: CloudHttpClient,
+    private readonly projectId: string,
+    private readonly region: string,
+  ) {}
+
+  forProject(projectId: string): IaasClient {
+    return projectId === this.projectId ? this : new IaasClient(this.http, projectId, this.region);
+  }
+
+  private get servers(): string {
+    return `/v2/projects/${this.projectId}/regions/${this.region}/servers`;
+  }
+
+  async createServer(payload: CreateServerPayload, signal: AbortSignal): Promise<StackitServer> {
+    const res = await this.http.request<StackitServer>({ operation: 'create server', method: 'POST', path: this.servers, json: payload, signal });
+    return res.body;
+  }
+
+  /** undefined when the server does not exist (404). `details` brings the NICs, hence the addresses. */
+  async getServer(serverId: string, signal: AbortSignal): Promise<StackitServer | undefined> {
+    try {
+      const res = await this.http.request<StackitServer>({
+        operation: 'get server',
+        method: 'GET',
+        path: `${this.servers}/${serverId}`,
+        searchParams: { details: true },
+        signal,
+      });
+      return res.body;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async listServers(labelSelector: string, signal: AbortSignal): Promise<StackitServer[]> {
+    const res = await this.http.request<{ items?: StackitServer[] }>({
+      operation: 'list servers',
+      method: 'GET',
+      path: this.servers,
+      searchParams: { details: true, label_selector: labelSelector },
+      signal,
+    });
+    return res.body?.items ?? [];
+  }
+
+  /** Already gone (404) is success. */
+  async deleteServer(serverId: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.http.request({ operation: 'delete server', method: 'DELETE', path: `${this.servers}/${serverId}`, signal });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}

@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+import { MachineCode } from '../../driver/codes.js';
+import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
+import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, VmRecord } from '../../driver/provider.js';
+import { assertValid, compileSchema } from '../../driver/validation.js';
+import { CloudHttpClient } from '../../http/cloud-http-client.js';
+import type { RetryPolicy } from '../../http/retry-policy.js';
+import { type AccessTokenSource, ServiceAccountKeyFlow, StaticToken } from './access-token.js';
+import { IaasClient } from './iaas-client.js';
+import { createServerPayload, hasLabels, isCapacityProblem, markerLabels, toVmRecord } from './mapping.js';
+import { CLUSTER_LABEL, MACHINE_CLASS_LABEL, MACHINE_LABEL, labelSelector } from './markers.js';
+import { parseProviderId } from './provider-id.js';
+import providerSpecSchema from './provider-spec.schema.json' with { type: 'json' };
+import secretSchema from './secret.schema.json' with { type: 'json' };
+import serviceAccountKeySchema from './service-account-key.schema.json' with { type: 'json' };
+import type { ServiceAccountKey, StackitProviderSpec, StackitSecret } from './types.js';
+
+export const DEFAULT_IAAS_ENDPOINT = 'https://iaas.api.stackit.cloud';
+export const DEFAULT_TOKEN_ENDPOINT = 'https://service-account.api.stackit.cloud/token';
+
+export interface StackitProviderOptions {
+  /** IaaS base URL; env STACKIT_API_ENDPOINT; a Secret's `iaas-endpoint` wins. */
+  iaasEndpoint?: string;
+  /** Token endpoint; env STACKIT_TOKEN_ENDPOINT; a Secret's `token-endpoint` wins. */
+  tokenEndpoint?: string;
+  httpTimeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+}
+
+const validateSpec = compileSchema<StackitProviderSpec>(providerSpecSchema);
+const validateSecret = compileSchema<StackitSecret>(secretSchema);
+const validateKey = compileSchema<ServiceAccountKey>(serviceAccountKeySchema);
+
+/** Machine and class names become a server name and label values: 63 characters of DNS label. */
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+export class StackitProvider implements CloudProvider {
+  readonly name = 'STACKIT';
+  private readonly httpClients = new Map<string, CloudHttpClient>();
+
+  constructor(private readonly options: StackitProviderOptions = {}) {}
+
+  async open(machineClass: MachineClassRef, secretData: SecretData): Promise<CloudSession> {
+    const problems: string[] = [];
+    const spec = machineClass.providerSpec;
+    collect(problems, () => assertValid(validateSpec, spec, 'machineClass.providerSpec'));
+    const secret = decodeSecret(secretData) as unknown as StackitSecret;
+    collect(problems, () => assertValid(validateSecret, secret, 'secret'));
+    const key = secret['serviceaccount.json'] !== undefined ? parseKey(secret, problems) : undefined;
+    checkName(machineClass.name, 'machineClass.metadata.name', problems);
+    if (!machineClass.namespace) problems.push('machineClass.metadata.namespace: is required (it scopes VMs to this cluster)');
+    else checkName(machineClass.namespace, 'machineClass.metadata.namespace', problems);
+    if (problems.length > 0) throw new InvalidInputError(problems);
+
+    const validSpec = spec as StackitProviderSpec;
+    const iaas = new IaasClient(this.http(secret, key), secret['project-id'], validSpec.region);
+    return new StackitSession(iaas, secret['project-id'], validSpec, machineClass, secretData['userData']);
+  }
+
+  /** STACKIT's CSI driver names its volumes by the block-storage volume ID. */
+  volumeId(pvSpec: Record<string, unknown>): string | undefined {
+    const csi = pvSpec['csi'] as { driver?: unknown; volumeHandle?: unknown } | undefined;
+    if (csi && csi.driver === STACKIT_CSI_DRIVER && typeof csi.volumeHandle === 'string') return csi.volumeHandle;
+    return undefined;
+  }
+
+  /**
+   * One HTTP client, and so one token cache, per endpoint and credential: a
+   * rotated Secret gets a fresh one without a restart, and concurrent calls
+   * with the same Secret share one token refresh.
+   */
+  private http(secret: StackitSecret, key: KeyWithPem | undefined): CloudHttpClient {
+    const iaasEndpoint = secret['iaas-endpoint'] ?? this.options.iaasEndpoint ?? process.env.STACKIT_API_ENDPOINT ?? DEFAULT_IAAS_ENDPOINT;
+    const tokenUrl = key
+      ? (secret['token-endpoint'] ?? this.options.tokenEndpoint ?? process.env.STACKIT_TOKEN_ENDPOINT ?? key.credentials.tokenEndpoint ?? DEFAULT_TOKEN_ENDPOINT)
+      : '';
+    const credential = key ? JSON.stringify(key) : secret.token!;
+    const id = createHash('sha256').update(`${iaasEndpoint}\n${tokenUrl}\n${credential}`).digest('hex');
+    let client = this.httpClients.get(id);
+    if (!client) {
+      const tokens = key ? this.keyFlow(key, tokenUrl) : new StaticToken(secret.token!);
+      client = new CloudHttpClient({
+        cloud: 'stackit',
+        baseUrl: iaasEndpoint,
+        timeoutMs: this.options.httpTimeoutMs,
+        retry: this.options.retry,
+        authorize: (signal) => tokens.authorization(signal),
+        errorMessage: (body) => (body as { msg?: unknown } | undefined)?.msg as string | undefined,
+        isQuota: (status, message) => (status === 400 || status === 403 || status === 409) && isCapacityProblem(message),
+      });
+      this.httpClients.set(id, client);
+    }
+    return client;
+  }
+
+  private keyFlow(key: KeyWithPem, tokenUrl: string): AccessTokenSource {
+    const { kid, iss, sub, aud } = key.credentials;
+    return new ServiceAccountKeyFlow({ kid, iss, sub, aud, privateKeyPem: key.privateKeyPem }, tokenUrl, { timeoutMs: this.options.httpTimeoutMs });
+  }
+}
+
+type KeyWithPem = ServiceAccountKey & { privateKeyPem: string };
+
+export const STACKIT_CSI_DRIVER = 'block-storage.csi.stackit.cloud';
+
+class StackitSession implements CloudSession {
+  constructor(
+    private readonly iaas: IaasClient,
+    private readonly projectId: string,
+    private readonly spec: StackitProviderSpec,
+    private readonly machineClass: MachineClassRef,
+    private readonly userData: Buffer | undefined,
+  ) {}
+
+  async get(providerId: string, signal: AbortSignal): Promise<VmRecord | undefined> {
+    const ref = parseProviderId(providerId);
+    const server = await this.iaas.forProject(ref.projectId).getServer(ref.serverId, signal);
+    return server ? toVmRecord(server, ref.projectId) : undefined;
+  }
+
+  async findByMachine(machineName: string, signal: AbortSignal): Promise<VmRecord[]> {
+    return this.listByLabels({ [MACHINE_LABEL]: machineName, [CLUSTER_LABEL]: this.machineClass.namespace }, signal);
+  }
+
+  async create(machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
+    const problems: string[] = [];
+    checkName(machine.name, 'machine.metadata.name', problems);
+    if (problems.length > 0) throw new InvalidInputError(problems);
+    const server = await this.iaas.createServer(createServerPayload(this.spec, machine, this.machineClass, this.userData), signal);
+    if (!server?.id) throw new MachineError(MachineCode.Unavailable, 'STACKIT create server answered without a server id');
+    return toVmRecord(server, this.projectId);
+  }
+
+  async delete(providerId: string, signal: AbortSignal): Promise<void> {
+    const ref = parseProviderId(providerId);
+    await this.iaas.forProject(ref.projectId).deleteServer(ref.serverId, signal);
+  }
+
+  async list(signal: AbortSignal): Promise<VmRecord[]> {
+    return this.listByLabels({ [MACHINE_CLASS_LABEL]: this.machineClass.name, [CLUSTER_LABEL]: this.machineClass.namespace }, signal);
+  }
+
+  /**
+   * The label_selector narrows the listing on the server; the labels are
+   * checked again here so a selector the API ignores or reads differently can
+   * never put a foreign server into a result MCM may delete from.
+   */
+  private async listByLabels(wanted: Record<string, string>, signal: AbortSignal): Promise<VmRecord[]> {
+    const servers = await this.iaas.listServers(labelSelector(wanted), signal);
+    return servers
+      .filter((s) => hasLabels(s, wanted) && s.labels?.[MACHINE_LABEL])
+      .map((s) => toVmRecord(s, this.projectId));
+  }
+}
+
+function decodeSecret(data: SecretData): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) out[k] = Buffer.from(v).toString('utf8');
+  return out;
+}
+
+function parseKey(secret: StackitSecret, problems: string[]): KeyWithPem | undefined {
+  let key: unknown;
+  try {
+    key = JSON.parse(secret['serviceaccount.json']!);
+  } catch {
+    problems.push('secret.serviceaccount.json: is not valid JSON');
+    return undefined;
+  }
+  if (!collect(problems, () => assertValid(validateKey, key, 'secret.serviceaccount.json'))) return undefined;
+  const valid = key as ServiceAccountKey;
+  const privateKeyPem = valid.credentials.privateKey ?? secret['private-key'];
+  if (!privateKeyPem) {
+    problems.push('secret.serviceaccount.json.credentials.privateKey: is required unless the Secret has private-key');
+    return undefined;
+  }
+  if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKeyPem)) {
+    problems.push('secret.serviceaccount.json.credentials.privateKey: must be a PEM RSA private key');
+    return undefined;
+  }
+  return { ...valid, privateKeyPem };
+}
+
+function checkName(value: string, field: string, problems: string[]): void {
+  if (value.length > 63 || !LABEL_VALUE.test(value)) {
+    problems.push(`${field}: must be at most 63 characters of letters, digits, '-', '_' or '.' (it becomes a STACKIT label value)`);
+  }
+}
+
+/** Runs a check that throws InvalidInputError and keeps its problems; true when it passed. */
+function collect(problems: string[], check: () => void): boolean {
+  try {
+    check();
+    return true;
+  } catch (err) {
+    if (err instanceof InvalidInputError) {
+      problems.push(...err.problems);
+      return false;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,129 @@
+import nock from 'nock';
+import { CloudApiError } from '../../../src/http/cloud-api-error.js';
+import { CloudHttpClient } from '../../../src/http/cloud-http-client.js';
+import { machineCodeFor } from '../../../src/http/error-mapping.js';
+import { MachineCode } from '../../../src/driver/codes.js';
+
+const BASE = 'http://cloud.test';
+
+function client(overrides: Partial<ConstructorParameters<typeof CloudHttpClient>[0]> = {}) {
+  return new CloudHttpClient({
+    cloud: 'test',
+    baseUrl: BASE,
+    timeoutMs: 200,
+    retry: { limit: 3, baseDelayMs: 1, maxDelayMs: 5, maxRetryAfterMs: 2_000 },
+    errorMessage: (b) => (b as { msg?: string }).msg,
+    isQuota: (_s, m) => /quota/i.test(m ?? ''),
+    authorize: async () => ({ authorization: 'Bearer secret-token-value' }),
+    ...overrides,
+  });
+}
+
+async function failure(p: Promise<unknown>): Promise<CloudApiError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof CloudApiError) return err;
+    throw err;
+  }
+  throw new Error('expected a failure');
+}
+
+beforeAll(() => nock.disableNetConnect());
+afterEach(() => nock.cleanAll());
+afterAll(() => nock.enableNetConnect());
+
+describe('CloudHttpClient retries', () => {
+  test('retries a GET on 503 and succeeds', async () => {
+    const scope = nock(BASE).get('/items').times(2).reply(503, {}).get('/items').reply(200, { ok: true });
+    const res = await client().request<{ ok: boolean }>({ operation: 'list', method: 'GET', path: '/items' });
+    expect(res.body).toEqual({ ok: true });
+    expect(scope.isDone()).toBe(true);
+  });
+
+  test('never repeats a POST, even on 503', async () => {
+    const scope = nock(BASE).post('/servers').reply(503, { msg: 'busy' });
+    const err = await failure(client().request({ operation: 'create', method: 'POST', path: '/servers', json: {} }));
+    expect(err.status).toBe(503);
+    expect(scope.isDone()).toBe(true);
+    expect(nock.pendingMocks()).toHaveLength(0);
+  });
+
+  test('honours Retry-After on 429', async () => {
+    nock(BASE).get('/items').reply(429, {}, { 'retry-after': '1' }).get('/items').reply(200, { ok: 1 });
+    const started = Date.now();
+    await client().request({ operation: 'list', method: 'GET', path: '/items' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  test('gives up after the retry limit on repeated 500', async () => {
+    const scope = nock(BASE).get('/items').times(4).reply(500, { msg: 'internal detail that must not leak' });
+    const err = await failure(client().request({ operation: 'list', method: 'GET', path: '/items' }));
+    expect(scope.isDone()).toBe(true);
+    expect(err.status).toBe(500);
+    expect(err.message).not.toContain('internal detail');
+    expect(machineCodeFor(err)).toBe(MachineCode.Unavailable);
+  });
+
+  // Connection resets are exercised against the stateful fake (integration), where a real socket is destroyed.
+  test('retries a DELETE after a 502', async () => {
+    const scope = nock(BASE).delete('/servers/1').reply(502, {}).delete('/servers/1').reply(200, {});
+    const res = await client().request({ operation: 'delete', method: 'DELETE', path: '/servers/1' });
+    expect(res.status).toBe(200);
+    expect(scope.isDone()).toBe(true);
+  });
+});
+
+describe('CloudHttpClient errors', () => {
+  test.each([
+    [400, MachineCode.InvalidArgument],
+    [401, MachineCode.Unauthenticated],
+    [403, MachineCode.PermissionDenied],
+    [404, MachineCode.NotFound],
+    [409, MachineCode.Aborted],
+    [422, MachineCode.InvalidArgument],
+  ])('HTTP %i maps to MCM code %i and carries the 4xx message and request id', async (status, code) => {
+    nock(BASE).post('/x').reply(status, { msg: 'the cloud says no' }, { 'x-request-id': 'req-42' });
+    const err = await failure(client().request({ operation: 'create', method: 'POST', path: '/x', json: {} }));
+    expect(machineCodeFor(err)).toBe(code);
+    expect(err.message).toContain('the cloud says no');
+    expect(err.message).toContain('req-42');
+    expect(err.retryable).toBe(false);
+  });
+
+  test('a quota message makes ResourceExhausted', async () => {
+    nock(BASE).post('/x').reply(403, { msg: 'Quota exceeded for vCPU' });
+    const err = await failure(client().request({ operation: 'create', method: 'POST', path: '/x', json: {} }));
+    expect(machineCodeFor(err)).toBe(MachineCode.ResourceExhausted);
+  });
+
+  test('a timeout is DeadlineExceeded', async () => {
+    nock(BASE).post('/slow').delay(500).reply(200, {});
+    const err = await failure(client().request({ operation: 'create', method: 'POST', path: '/slow', json: {} }));
+    expect(err.kind).toBe('timeout');
+    expect(machineCodeFor(err)).toBe(MachineCode.DeadlineExceeded);
+  });
+
+  test('a body that is not JSON is a malformed answer, Unavailable', async () => {
+    nock(BASE).get('/x').reply(200, '<html>gateway</html>');
+    const err = await failure(client().request({ operation: 'get', method: 'GET', path: '/x' }));
+    expect(err.kind).toBe('malformed');
+    expect(machineCodeFor(err)).toBe(MachineCode.Unavailable);
+  });
+
+  test('an aborted signal stops the request and reports canceled', async () => {
+    nock(BASE).get('/x').delay(1000).reply(200, {});
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 20);
+    const err = await failure(client({ timeoutMs: 5000 }).request({ operation: 'get', method: 'GET', path: '/x', signal: controller.signal }));
+    expect(err.kind).toBe('canceled');
+  });
+
+  test('sends the authorization header but never puts it into an error', async () => {
+    nock(BASE, { reqheaders: { authorization: 'Bearer secret-token-value' } }).get('/x').reply(401, { msg: 'Unauthorized' });
+    const err = await failure(client().request({ operation: 'get', method: 'GET', path: '/x' }));
+    expect(err.status).toBe(401);
+    expect(JSON.stringify(err)).not.toContain('secret-token-value');
+    expect(err.message).not.toContain('secret-token-value');
+  });
+});
