@@ -219,7 +219,8 @@ export class MachineDriver {
   private async ensureRunningVm(bound: Bound, machine: MachineRef, signal: AbortSignal): Promise<MachineStatus> {
     const { session, provider } = bound;
     const started = performance.now();
-    let vm: VmRecord | undefined;
+    // The VM as last seen, so a failure can tell MCM (lastKnownState) which VM it was about.
+    const seen: { vm?: VmRecord } = {};
     try {
       const existing = await session.findByMachine(machine.name, signal);
       if (existing.some((v) => v.state === 'deleting')) {
@@ -231,18 +232,19 @@ export class MachineDriver {
           `${existing.length} VMs carry the markers of machine ${machine.name}: ${existing.map((v) => v.providerId).join(', ')}`,
         );
       }
-      vm = existing[0];
-      if (vm) {
-        logger.info('adopting existing VM', { providerId: vm.providerId, state: vm.state });
+      seen.vm = existing[0];
+      if (seen.vm) {
+        logger.info('adopting existing VM', { providerId: seen.vm.providerId, state: seen.vm.state });
       } else {
-        vm = await this.createOnce(session, machine, signal);
-        logger.info('VM created', { providerId: vm.providerId });
+        seen.vm = await this.createOnce(session, machine, signal);
+        logger.info('VM created', { providerId: seen.vm.providerId });
       }
-      vm = await this.waitUntilRunning(session, vm, signal);
+      const vm = await this.waitUntilRunning(session, seen, signal);
       vmCreateDuration.observe({ provider: provider.name }, (performance.now() - started) / 1000);
       return this.statusOf(machine, vm);
     } catch (err) {
       const failure = asMachineError(err, signal, 'create machine');
+      const { vm } = seen;
       throw vm ? withLastKnownState(failure, JSON.stringify({ providerId: vm.providerId, state: vm.state })) : failure;
     }
   }
@@ -266,10 +268,11 @@ export class MachineDriver {
     }
   }
 
-  private async waitUntilRunning(session: CloudSession, vm: VmRecord, signal: AbortSignal): Promise<VmRecord> {
+  private async waitUntilRunning(session: CloudSession, seen: { vm?: VmRecord }, signal: AbortSignal): Promise<VmRecord> {
     const deadline = Date.now() + this.timings.createTimeoutMs;
-    let current = vm;
+    let current = seen.vm!;
     for (;;) {
+      seen.vm = current;
       if (current.state === 'running') return current;
       if (current.state === 'failed') {
         await this.removeFailedVm(session, current, signal);

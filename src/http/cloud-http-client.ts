@@ -134,6 +134,8 @@ export class CloudHttpClient {
   private toCloudApiError(req: CloudRequest, err: unknown): CloudApiError {
     const { cloud } = this.options;
     if (err instanceof CloudApiError) return err;
+    // A failure inside a hook (e.g. fetching the access token) arrives wrapped by got.
+    if (err instanceof RequestError && err.cause instanceof CloudApiError) return err.cause;
     if (err instanceof HTTPError) {
       const status = err.response.statusCode;
       const requestId = this.requestId(err.response.headers);

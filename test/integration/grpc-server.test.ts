@@ -1,0 +1,191 @@
+import { createRequire } from 'node:module';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { MachineCode } from '../../src/driver/codes.js';
+import { MachineDriver } from '../../src/driver/machine-driver.js';
+import { MachineError } from '../../src/driver/machine-error.js';
+import type { CloudProvider, CloudSession } from '../../src/driver/provider.js';
+import { ProviderRegistry } from '../../src/driver/provider-registry.js';
+import { DriverServiceClient, isDriverCallError, type DriverCallError } from '../../src/server/driver-client.js';
+import { startSidecar, type Sidecar } from '../../src/server/sidecar.js';
+
+/**
+ * The gRPC contract itself, with a scripted cloud at the edge: every MCM code
+ * travels as the status code (17 included), the responses MCM reads together
+ * with an error arrive in grpc-status-details-bin, messages carry no brackets,
+ * and health and reflection answer as grpcurl expects.
+ */
+
+let nextFailure: MachineError | undefined;
+let getCalls = 0;
+
+const scriptedSession: CloudSession = {
+  async get() {
+    getCalls += 1;
+    if (nextFailure) throw nextFailure;
+    return { providerId: 'scripted://1', machineName: 'm-00001', state: 'running', addresses: [] };
+  },
+  async findByMachine() {
+    if (nextFailure) throw nextFailure;
+    return [];
+  },
+  async create() {
+    if (nextFailure) throw nextFailure;
+    return { providerId: 'scripted://1', machineName: 'm-00001', state: 'running', addresses: [] };
+  },
+  async delete() {
+    if (nextFailure) throw nextFailure;
+  },
+  async list() {
+    return [];
+  },
+};
+
+const scripted: CloudProvider = {
+  name: 'Scripted',
+  async open() {
+    return scriptedSession;
+  },
+  volumeId(spec) {
+    const csi = spec['csi'] as { driver?: string; volumeHandle?: string } | undefined;
+    return csi?.driver === 'scripted.csi' ? csi.volumeHandle : undefined;
+  },
+};
+
+let sidecar: Sidecar;
+let client: DriverServiceClient;
+const machineClass = Buffer.from(JSON.stringify({ metadata: { name: 'c', namespace: 'n' }, provider: 'Scripted', providerSpec: {} }));
+const req = (providerID = '') => ({
+  machine: Buffer.from(JSON.stringify({ metadata: { name: 'm-00001', namespace: 'n' }, spec: { providerID } })),
+  machineClass,
+  secretData: { password: Buffer.from('canary-password-91ab') },
+});
+
+beforeAll(async () => {
+  sidecar = await startSidecar({
+    listen: '127.0.0.1:0',
+    driver: new MachineDriver(new ProviderRegistry([scripted]), { pollIntervalMs: 10, deleteTimeoutMs: 50 }),
+  });
+  client = new DriverServiceClient(sidecar.grpcTarget);
+});
+afterAll(async () => {
+  client.close();
+  await sidecar.shutdown();
+});
+afterEach(() => {
+  nextFailure = undefined;
+});
+
+async function callError(p: Promise<unknown>): Promise<DriverCallError> {
+  try {
+    await p;
+  } catch (err) {
+    if (isDriverCallError(err)) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+test.each(Array.from({ length: 17 }, (_, i) => i + 1))('MCM code %i travels as the gRPC status code', async (code) => {
+  nextFailure = new MachineError(code, `failure [${code}] with brackets`);
+  const err = await callError(client.call('GetMachineStatus', req('scripted://1')));
+  expect(err.code).toBe(code);
+  expect(err.details).toBe(`failure (${code}) with brackets`);
+});
+
+test('GetMachineStatus Uninitialized carries providerID and nodeName in grpc-status-details-bin', async () => {
+  nextFailure = new MachineError(MachineCode.Uninitialized, 'not initialized yet', { providerId: 'scripted://1', nodeName: 'm-00001' });
+  const err = await callError(client.call('GetMachineStatus', req('scripted://1')));
+  expect(err.code).toBe(17);
+  expect(err.status?.code).toBe(17);
+  expect(err.status?.details[0]?.typeName).toBe('mcm.driver.v1.GetMachineStatusResponse');
+  expect(err.response).toMatchObject({ providerId: 'scripted://1', nodeName: 'm-00001' });
+});
+
+test('a failed CreateMachine carries lastKnownState in grpc-status-details-bin', async () => {
+  nextFailure = new MachineError(MachineCode.Unavailable, 'cloud busy', { lastKnownState: '{"step":"clone"}' });
+  const err = await callError(client.call('CreateMachine', req()));
+  expect(err.code).toBe(MachineCode.Unavailable);
+  expect(err.status?.details[0]?.typeName).toBe('mcm.driver.v1.CreateMachineResponse');
+  expect(err.response).toMatchObject({ lastKnownState: '{"step":"clone"}' });
+});
+
+test('a failed DeleteMachine carries lastKnownState in grpc-status-details-bin', async () => {
+  nextFailure = new MachineError(MachineCode.Aborted, 'conflict', { lastKnownState: 'deleting' });
+  const err = await callError(client.call('DeleteMachine', req('scripted://1')));
+  expect(err.status?.details[0]?.typeName).toBe('mcm.driver.v1.DeleteMachineResponse');
+  expect(err.response).toMatchObject({ lastKnownState: 'deleting' });
+});
+
+test('a Secret value that leaks into an error message is redacted', async () => {
+  nextFailure = new MachineError(MachineCode.Internal, 'cloud echoed canary-password-91ab back');
+  const err = await callError(client.call('GetMachineStatus', req('scripted://1')));
+  expect(err.details).not.toContain('canary-password-91ab');
+  expect(err.details).toContain('<redacted>');
+});
+
+test('GetVolumeIDs returns the IDs of volumes a cloud serves and skips the others', async () => {
+  const pv = (driver: string, handle: string) => Buffer.from(JSON.stringify({ csi: { driver, volumeHandle: handle } }));
+  const res = await client.call<{ volumeIds: string[] }>('GetVolumeIDs', { pvSpecs: [pv('scripted.csi', 'vol-1'), pv('other.csi', 'vol-2'), Buffer.from('not json')] });
+  expect(res.volumeIds).toEqual(['vol-1']);
+});
+
+test('health reports SERVING for the server and the Driver service', async () => {
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { enums: String })) as unknown as {
+    grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+  };
+  const health = new pkg.grpc.health.v1.Health(sidecar.grpcTarget, grpc.credentials.createInsecure());
+  const check = (service: string) =>
+    new Promise<string>((resolve, reject) =>
+      (health as unknown as { check: Function }).check({ service }, (err: Error | null, res: { status: string }) => (err ? reject(err) : resolve(res.status))),
+    );
+  expect(await check('')).toBe('SERVING');
+  expect(await check('mcm.driver.v1.Driver')).toBe('SERVING');
+  health.close();
+});
+
+test('server reflection lists mcm.driver.v1.Driver (what grpcurl list shows)', async () => {
+  const require = createRequire(import.meta.url);
+  const reflectionProto = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(reflectionProto)) as unknown as {
+    grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
+  };
+  const reflection = new pkg.grpc.reflection.v1.ServerReflection(sidecar.grpcTarget, grpc.credentials.createInsecure());
+  const stream = (reflection as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<object, { listServicesResponse?: { service: Array<{ name: string }> } }> }).ServerReflectionInfo();
+  const names = await new Promise<string[]>((resolve, reject) => {
+    stream.on('data', (msg) => {
+      resolve((msg.listServicesResponse?.service ?? []).map((s) => s.name));
+      stream.end();
+    });
+    stream.on('error', reject);
+    stream.write({ listServices: '' });
+  });
+  expect(names).toEqual(expect.arrayContaining(['mcm.driver.v1.Driver', 'grpc.health.v1.Health']));
+  reflection.close();
+});
+
+test('a unix socket endpoint serves the same contract', async () => {
+  const path = `/tmp/mcm-driver-test-${process.pid}.sock`;
+  const onSocket = await startSidecar({ listen: `unix://${path}`, driver: new MachineDriver(new ProviderRegistry([scripted])) });
+  const unixClient = new DriverServiceClient(onSocket.grpcTarget);
+  try {
+    const res = await unixClient.call<{ providerId: string }>('GetMachineStatus', req('scripted://1'));
+    expect(res.providerId).toBe('scripted://1');
+  } finally {
+    unixClient.close();
+    await onSocket.shutdown();
+  }
+});
+
+test('a cancelled call stops its cloud work', async () => {
+  // delete waits for the VM to be gone; the scripted VM never goes, so it polls until cancelled.
+  const before = getCalls;
+  const err = await callError(client.call('DeleteMachine', req('scripted://1'), { deadlineMs: 700 }));
+  expect([MachineCode.DeadlineExceeded, MachineCode.Canceled]).toContain(err.code);
+  await new Promise((r) => setTimeout(r, 100));
+  const after = getCalls;
+  await new Promise((r) => setTimeout(r, 200));
+  expect(getCalls).toBe(after);
+  expect(after).toBeGreaterThan(before);
+});
