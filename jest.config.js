@@ -10,6 +10,7 @@ const common = {
     '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
   testEnvironment: 'node',
+  setupFilesAfterEnv: ['<rootDir>/test/support/quiet-logs.ts'],
 };
 
 export default {

@@ -9,8 +9,8 @@ import { MachineError, isMachineError } from './machine-error.js';
  * aborted request produced.
  */
 export function asMachineError(err: unknown, signal?: AbortSignal, context?: string): MachineError {
-  if (signal?.aborted && isMachineError(signal.reason)) return signal.reason;
   if (isMachineError(err)) return err;
+  if (signal?.aborted && isMachineError(signal.reason)) return signal.reason;
   if (isCloudApiError(err)) return toMachineError(err, context);
   const what = err instanceof Error ? err.message : String(err);
   return new MachineError(MachineCode.Internal, context ? `${context}: ${what}` : what, {}, { cause: err });

@@ -32,8 +32,13 @@ export class SingleFlight<T> {
         signal.removeEventListener('abort', onAbort);
       };
       const onAbort = () => {
+        if (flight.waiters === 1) {
+          // The last caller is leaving: stop the work and hand this caller the
+          // work's own answer, which says how far it got (e.g. lastKnownState).
+          flight.controller.abort(signal.reason);
+          return;
+        }
         leave();
-        if (flight.waiters === 0) flight.controller.abort(signal.reason);
         reject(signal.reason);
       };
       if (signal.aborted) {

@@ -154,7 +154,7 @@ test('server reflection lists mcm.driver.v1.Driver (what grpcurl list shows)', a
   const reflection = new pkg.grpc.reflection.v1.ServerReflection(sidecar.grpcTarget, grpc.credentials.createInsecure());
   const stream = (reflection as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<object, { listServicesResponse?: { service: Array<{ name: string }> } }> }).ServerReflectionInfo();
   const names = await new Promise<string[]>((resolve, reject) => {
-    stream.on('data', (msg) => {
+    stream.on('data', (msg: { listServicesResponse?: { service: Array<{ name: string }> } }) => {
       resolve((msg.listServicesResponse?.service ?? []).map((s) => s.name));
       stream.end();
     });

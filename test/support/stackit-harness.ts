@@ -115,8 +115,6 @@ export class StackitHarness {
         done();
       },
     });
-    // Keep jest's output readable: the console transport is muted, the capture keeps everything.
-    for (const t of logger.transports) if (t instanceof winston.transports.Console) t.silent = true;
     this.transport = new winston.transports.Stream({ stream: sink, level: 'debug' });
     logger.add(this.transport);
     logger.level = 'debug';

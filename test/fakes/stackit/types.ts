@@ -1,0 +1,144 @@
+// Public types of the STACKIT IaaS v2 fake. Field names follow specs/stackit-iaas.yaml.
+
+export interface StackitFakeOptions {
+  /** A new server is CREATING and becomes ACTIVE once this long has passed (default 50). */
+  activeAfterMs?: number;
+  /** A deleted server stays visible as DELETING for this long, then GET answers 404 (default 50). */
+  deleteAfterMs?: number;
+  /** Bearer tokens accepted as-is (default ['fake-static-token']). */
+  staticTokens?: string[];
+  /** Service-account public keys (SPKI or PKCS#1 PEM) whose RS512 assertions /token accepts, by JWT header `kid`. */
+  trustedKeys?: Array<{ kid: string; publicKeyPem: string }>;
+  /** expires_in of tokens issued by /token (default 3600). */
+  tokenTtlSeconds?: number;
+  /** Port to listen on, 127.0.0.1 only (default 0 = any free port). */
+  port?: number;
+}
+
+export type CreateServerNetworking = { networkId: string } | { nicIds: string[] };
+
+export interface BootVolumeSource {
+  type: string;
+  id: string;
+}
+
+export interface FakeBootVolume {
+  id?: string;
+  deleteOnTermination?: boolean;
+  // Write-only in the API: kept here so tests can see what was asked for, never returned over HTTP.
+  size?: number;
+  performanceClass?: string;
+  source?: BootVolumeSource;
+}
+
+export interface FakeNic {
+  nicId: string;
+  networkId: string;
+  networkName: string;
+  mac: string;
+  nicSecurity: boolean;
+  ipv4?: string;
+  ipv6?: string;
+  publicIp?: string;
+}
+
+/** A server as the fake holds it, with its status as of the moment the snapshot was taken. */
+export interface FakeServer {
+  projectId: string;
+  region: string;
+  id: string;
+  name: string;
+  machineType: string;
+  status: string;
+  powerStatus?: string;
+  errorMessage?: string;
+  labels: Record<string, string>;
+  metadata?: Record<string, unknown>;
+  imageId?: string;
+  availabilityZone: string;
+  affinityGroup?: string;
+  keypairName?: string;
+  /** base64, exactly as sent. */
+  userData?: string;
+  /** Write-only in the API: never returned over HTTP. */
+  securityGroups?: string[];
+  serviceAccountMails?: string[];
+  agent?: { provisioned?: boolean };
+  configDrive?: boolean;
+  networking?: CreateServerNetworking;
+  bootVolume?: FakeBootVolume;
+  volumes?: string[];
+  nics: FakeNic[];
+  createdAt: string;
+  updatedAt: string;
+  launchedAt?: string;
+}
+
+export interface FakeVolume {
+  id: string;
+  projectId: string;
+  region: string;
+  availabilityZone: string;
+  size?: number;
+  performanceClass?: string;
+  source?: BootVolumeSource;
+  deleteOnTermination: boolean;
+  /** Server the volume is attached to as boot volume; unset once that server is gone. */
+  serverId?: string;
+  createdAt: string;
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: Record<string, string>;
+  /** Parsed JSON, parsed form (for /token), the raw text if it did not parse, or undefined if empty. */
+  body: unknown;
+  /** Lower-case names; `authorization` is replaced by '<redacted>'. */
+  headers: Record<string, string>;
+}
+
+export interface FaultSpec {
+  /** e.g. 'POST'; default any. */
+  method?: string;
+  /** Tested against the path without query; default any. */
+  path?: RegExp;
+  /** How many matching requests it affects (default 1). */
+  times?: number;
+  /** Answer with this status and body {code: status, msg} (or `body`) without touching state. */
+  status?: number;
+  body?: unknown;
+  /** Added to the fault response, or to the normal response if no status is given. */
+  headers?: Record<string, string>;
+  /** Wait this long first; then handle normally unless status/reset is given. */
+  delayMs?: number;
+  /** Destroy the socket without any response. */
+  reset?: boolean;
+  /** Handle the request (state changes!) and then destroy the socket instead of answering: a lost response. */
+  afterSuccess?: 'drop';
+}
+
+export interface StackitFake {
+  /** http://127.0.0.1:PORT, the IaaS base URL (paths start with /v2/...). */
+  url: string;
+  /** `${url}/token`, the service-account token endpoint. */
+  tokenUrl: string;
+  /** Snapshot of live servers (including DELETING ones). */
+  servers(): FakeServer[];
+  /** Volumes the fake knows: boot volumes it created or was asked to boot from. */
+  volumes(): FakeVolume[];
+  /** Insert a server directly, e.g. a foreign VM for orphan tests. ACTIVE unless `status` is given. */
+  seedServer(s: Partial<FakeServer> & { projectId: string; region: string; name: string }): FakeServer;
+  /** Pin a server's status (e.g. 'ERROR', 'no valid host was found') until it is deleted. */
+  setServerStatus(id: string, status: string, errorMessage?: string): void;
+  /** Every request in arrival order, /token included. */
+  requests: RecordedRequest[];
+  /** How many tokens /token has issued since start or the last reset(). */
+  readonly tokensIssued: number;
+  injectFault(f: FaultSpec): void;
+  clearFaults(): void;
+  /** Drop servers, volumes, recorded requests and faults. Issued tokens stay valid. */
+  reset(): void;
+  close(): Promise<void>;
+}
