@@ -98,7 +98,7 @@ describe('CloudHttpClient errors', () => {
   });
 
   test('a timeout is DeadlineExceeded', async () => {
-    nock(BASE).post('/slow').delay(500).reply(200, {});
+    nock(BASE).post('/slow').delay(1500).reply(200, {});
     const err = await failure(client().request({ operation: 'create', method: 'POST', path: '/slow', json: {} }));
     expect(err.kind).toBe('timeout');
     expect(machineCodeFor(err)).toBe(MachineCode.DeadlineExceeded);
