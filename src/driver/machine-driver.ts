@@ -30,7 +30,8 @@ export interface DriverTimings {
   pollIntervalMs: number;
 }
 
-export const defaultTimings: DriverTimings = { createTimeoutMs: 10 * 60_000, deleteTimeoutMs: 5 * 60_000, pollIntervalMs: 2_000 };
+/** Below the bridge's 5 min call deadline, so the sidecar answers (with lastKnownState) before the bridge gives up. */
+export const defaultTimings: DriverTimings = { createTimeoutMs: 4 * 60_000, deleteTimeoutMs: 4 * 60_000, pollIntervalMs: 2_000 };
 
 interface Bound {
   provider: CloudProvider;

@@ -1,4 +1,6 @@
+import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
+import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
@@ -35,6 +37,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   health.addToServer(server);
   new ReflectionService(packageDefinition).addToServer(server);
 
+  prepareUnixSocket(options.listen);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(options.listen, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
@@ -71,6 +74,22 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
     })());
 
   return { grpcTarget, httpUrl: http?.url, shutdown };
+}
+
+/**
+ * A unix socket path must have its folder, and a socket file left by a killed
+ * predecessor would make the bind fail with EADDRINUSE: the sidecar is the
+ * only server of its socket in the pod, so the stale file is removed.
+ */
+function prepareUnixSocket(listen: string): void {
+  if (!listen.startsWith('unix:')) return;
+  const path = listen.replace(/^unix:(\/\/)?/, '');
+  mkdirSync(dirname(path), { recursive: true });
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // Nothing there: nothing to clean.
+  }
 }
 
 export function splitHostPort(hostPort: string): [string, number] {

@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { lstatSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
@@ -165,8 +168,14 @@ test('server reflection lists mcm.driver.v1.Driver (what grpcurl list shows)', a
   reflection.close();
 });
 
-test('a unix socket endpoint serves the same contract', async () => {
-  const path = `/tmp/mcm-driver-test-${process.pid}.sock`;
+test('a unix socket endpoint serves the same contract, even where a killed predecessor left its socket file', async () => {
+  const path = `/tmp/mcm-driver-test-${process.pid}/driver.sock`;
+  mkdirSync(dirname(path), { recursive: true });
+  const predecessor = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => predecessor.stdout!.once('data', resolve));
+  predecessor.kill('SIGKILL');
+  await new Promise((resolve) => predecessor.once('exit', resolve));
+  expect(lstatSync(path).isSocket()).toBe(true);
   const onSocket = await startSidecar({ listen: `unix://${path}`, driver: new MachineDriver(new ProviderRegistry([scripted])) });
   const unixClient = new DriverServiceClient(onSocket.grpcTarget);
   try {
