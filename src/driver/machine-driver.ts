@@ -204,9 +204,40 @@ export class MachineDriver {
 
   private async findMachineVm(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord | undefined> {
     if (machine.providerId) {
-      const vm = await session.get(machine.providerId, signal);
-      return vm && vm.state !== 'deleting' ? vm : undefined;
+      try {
+        const vm = await session.get(machine.providerId, signal);
+        return vm && vm.state !== 'deleting' ? vm : undefined;
+      } catch (err) {
+        if (asMachineError(err, signal).code !== MachineCode.PermissionDenied) throw err;
+        return this.healStaleProviderId(session, machine, signal);
+      }
     }
+    return this.findByMarkers(session, machine, signal);
+  }
+
+  /**
+   * The stored providerID answers 403: the VM exists but these credentials may
+   * not see it (e.g. another user of an impersonating account). Never report
+   * NotFound for it, which would make MCM create a second VM. If an accessible
+   * VM carries this Machine's markers, that is the Machine's VM (the stored ID
+   * is stale); otherwise a human has to decide.
+   */
+  private async healStaleProviderId(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
+    const vm = await this.findByMarkers(session, machine, signal);
+    if (vm) {
+      logger.warn('stored providerID is not accessible, reporting the accessible VM with this Machine’s markers', {
+        storedProviderId: machine.providerId,
+        providerId: vm.providerId,
+      });
+      return vm;
+    }
+    throw new MachineError(
+      MachineCode.PermissionDenied,
+      `VM ${machine.providerId} exists but these credentials may not access it, and no accessible VM carries the markers of machine ${machine.name}: check which user the Secret acts as; the driver will not create a second VM`,
+    );
+  }
+
+  private async findByMarkers(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord | undefined> {
     const vms = (await session.findByMachine(machine.name, signal)).filter((vm) => vm.state !== 'deleting');
     if (vms.length > 1) {
       throw new MachineError(

@@ -22,16 +22,19 @@ import { startSidecar, type Sidecar } from '../../src/server/sidecar.js';
 
 let nextFailure: MachineError | undefined;
 let getCalls = 0;
+let forbiddenGet = false;
+let markedVms: string[] = [];
 
 const scriptedSession: CloudSession = {
   async get() {
     getCalls += 1;
+    if (forbiddenGet) throw new MachineError(MachineCode.PermissionDenied, 'HTTP 403');
     if (nextFailure) throw nextFailure;
     return { providerId: 'scripted://1', machineName: 'm-00001', state: 'running', addresses: [] };
   },
   async findByMachine() {
     if (nextFailure) throw nextFailure;
-    return [];
+    return markedVms.map((providerId) => ({ providerId, machineName: 'm-00001', state: 'running' as const, addresses: [] }));
   },
   async create() {
     if (nextFailure) throw nextFailure;
@@ -78,6 +81,8 @@ afterAll(async () => {
 });
 afterEach(() => {
   nextFailure = undefined;
+  forbiddenGet = false;
+  markedVms = [];
 });
 
 async function callError(p: Promise<unknown>): Promise<DriverCallError> {
@@ -197,4 +202,27 @@ test('a cancelled call stops its cloud work', async () => {
   await new Promise((r) => setTimeout(r, 200));
   expect(getCalls).toBe(after);
   expect(after).toBeGreaterThan(before);
+});
+
+describe('a stored providerID that answers 403 (exists, not ours to see)', () => {
+  test('is healed to the one accessible VM carrying the Machine’s markers', async () => {
+    forbiddenGet = true;
+    markedVms = ['scripted://healed'];
+    const res = await client.call<{ providerId: string }>('GetMachineStatus', req('scripted://stale'));
+    expect(res.providerId).toBe('scripted://healed');
+  });
+
+  test('is PermissionDenied, never NotFound, when no accessible VM carries the markers', async () => {
+    forbiddenGet = true;
+    const err = await callError(client.call('GetMachineStatus', req('scripted://stale')));
+    expect(err.code).toBe(MachineCode.PermissionDenied);
+    expect(err.details).toContain('will not create a second VM');
+  });
+
+  test('is OutOfRange when several accessible VMs carry the markers', async () => {
+    forbiddenGet = true;
+    markedVms = ['scripted://a', 'scripted://b'];
+    const err = await callError(client.call('GetMachineStatus', req('scripted://stale')));
+    expect(err.code).toBe(MachineCode.OutOfRange);
+  });
 });
