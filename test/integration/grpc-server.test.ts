@@ -10,8 +10,9 @@ import { MachineDriver } from '../../src/driver/machine-driver.js';
 import { MachineError } from '../../src/driver/machine-error.js';
 import type { CloudProvider, CloudSession } from '../../src/driver/provider.js';
 import { ProviderRegistry } from '../../src/driver/provider-registry.js';
-import { DriverServiceClient, isDriverCallError, type DriverCallError } from '../../src/server/driver-client.js';
+import { DriverServiceClient } from '../../src/server/driver-client.js';
 import { startSidecar, type Sidecar } from '../../src/server/sidecar.js';
+import { callError } from '../support/call-error.js';
 
 /**
  * The gRPC contract itself, with a scripted cloud at the edge: every MCM code
@@ -84,16 +85,6 @@ afterEach(() => {
   forbiddenGet = false;
   markedVms = [];
 });
-
-async function callError(p: Promise<unknown>): Promise<DriverCallError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isDriverCallError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 test.each(Array.from({ length: 17 }, (_, i) => i + 1))('MCM code %i travels as the gRPC status code', async (code) => {
   nextFailure = new MachineError(code, `failure [${code}] with brackets`);

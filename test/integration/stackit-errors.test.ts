@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { MachineCode } from '../../src/driver/codes.js';
-import { isDriverCallError, type DriverCallError } from '../../src/server/driver-client.js';
 import { PROJECT_ID, REGION, StackitHarness } from '../support/stackit-harness.js';
+import { callError } from '../support/call-error.js';
 
 let h: StackitHarness;
 beforeAll(async () => {
@@ -11,16 +11,6 @@ afterAll(async () => {
   await h.close();
 });
 beforeEach(() => h.fake.reset());
-
-async function callError(p: Promise<unknown>): Promise<DriverCallError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isDriverCallError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 const CREATE = { method: 'POST', path: /\/servers$/ };
 

@@ -1,6 +1,6 @@
 import { MachineCode } from '../../src/driver/codes.js';
-import { isDriverCallError, type DriverCallError } from '../../src/server/driver-client.js';
 import { BASE_SPEC, CLASS_NAME, NAMESPACE, OTHER_PROJECT_ID, PROJECT_ID, REGION, StackitHarness, USER_DATA } from '../support/stackit-harness.js';
+import { callError } from '../support/call-error.js';
 
 let h: StackitHarness;
 
@@ -11,16 +11,6 @@ afterAll(async () => {
   await h.close();
 });
 beforeEach(() => h.fake.reset());
-
-async function callError(p: Promise<unknown>): Promise<DriverCallError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isDriverCallError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 type Status = { providerId: string; nodeName: string; addresses: Array<{ type: string; address: string }> };
 

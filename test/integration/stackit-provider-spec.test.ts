@@ -1,6 +1,6 @@
 import { MachineCode } from '../../src/driver/codes.js';
-import { isDriverCallError, type DriverCallError } from '../../src/server/driver-client.js';
 import { BASE_SPEC, StackitHarness } from '../support/stackit-harness.js';
+import { callError } from '../support/call-error.js';
 
 const UUID1 = '11111111-2222-4333-8444-555555555555';
 const UUID2 = '66666666-7777-4888-9999-aaaaaaaaaaaa';
@@ -57,16 +57,6 @@ afterAll(async () => {
   await h.close();
 });
 beforeEach(() => h.fake.reset());
-
-async function callError(p: Promise<unknown>): Promise<DriverCallError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isDriverCallError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 test('every providerSpec field reaches the create request body, as the API wants it', async () => {
   await h.client.call('CreateMachine', h.request('alpha-worker-z1-full', { spec: FULL_SPEC }));
