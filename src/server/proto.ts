@@ -4,6 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import protobuf from 'protobufjs';
 import { packageRoot } from '../support/package-root.js';
+import { withProtocDescriptors } from './reflection-descriptors.js';
 
 export const PROTO_DIR = join(packageRoot, 'proto');
 export const DRIVER_PROTO = join(PROTO_DIR, 'mcm/driver/v1/driver.proto');
@@ -20,8 +21,16 @@ const loaderOptions: protoLoader.Options = {
   includeDirs: [PROTO_DIR],
 };
 
-/** Driver + health, so server reflection (grpcurl) describes both. */
 export const packageDefinition = protoLoader.loadSync([DRIVER_PROTO, healthProtoPath], loaderOptions);
+
+/**
+ * What server reflection serves: driver + health with the proto's own field
+ * names (the serving definition camel-cases them for JavaScript) and map
+ * entries named as protoc names them, so grpcurl can describe every message.
+ */
+export const reflectionPackageDefinition = withProtocDescriptors(
+  protoLoader.loadSync([DRIVER_PROTO, healthProtoPath], { ...loaderOptions, keepCase: true }),
+);
 
 const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
   mcm: { driver: { v1: { Driver: grpc.ServiceClientConstructor } } };

@@ -8,7 +8,7 @@ import type { MachineDriver } from '../driver/machine-driver.js';
 import { logger } from '../observability/logger.js';
 import { DriverService } from './driver-service.js';
 import { startHttpEndpoints } from './http-endpoints.js';
-import { DRIVER_SERVICE, packageDefinition } from './proto.js';
+import { DRIVER_SERVICE, reflectionPackageDefinition } from './proto.js';
 
 export interface SidecarOptions {
   /** `127.0.0.1:PORT` (0 = any free port) or `unix:///path/driver.sock`. */
@@ -35,7 +35,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   service.addTo(server);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [DRIVER_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
-  new ReflectionService(packageDefinition).addToServer(server);
+  new ReflectionService(reflectionPackageDefinition).addToServer(server);
 
   prepareUnixSocket(options.listen);
   const port = await new Promise<number>((resolve, reject) =>
