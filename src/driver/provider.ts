@@ -61,6 +61,8 @@ export interface CloudSession {
 export interface CloudProvider {
   /** The MachineClass `provider` value, matched case-insensitively. */
   readonly name: string;
+  /** The JSON Schemas of providerSpec and Secret data, for editors and `mcm-driver validate`. */
+  readonly schemas?: { providerSpec: object; secret: object };
   /** Validates the class's providerSpec and the Secret (all problems at once) and binds a session. */
   open(machineClass: MachineClassRef, secret: SecretData): Promise<CloudSession>;
   /** The volume ID MCM waits on during drain, or undefined when the PV is not this cloud's. */

@@ -29,18 +29,34 @@ export function assertValid<T>(validate: Validator<T>, data: unknown, root: stri
   throw new InvalidInputError(describeErrors(validate.errors ?? [], root));
 }
 
+/**
+ * One problem in a validated document. `segments` is the path of the value
+ * at fault (for a missing field: the field that should be there); `keyName`
+ * is set when the fault is a field's name rather than its value.
+ */
+export interface SchemaProblem {
+  segments: string[];
+  keyName?: string;
+  reason: string;
+}
+
 export function describeErrors(errors: readonly ErrorObject[], root: string): string[] {
-  // A combinator with an `x-error` speaks for its branches; without one, its branches speak.
+  return [...new Set(schemaProblems(errors).map((p) => `${root}${segmentsToPath(p.segments)}: ${p.reason}`))];
+}
+
+/** ajv's errors as SchemaProblems: combinators with an `x-error` speak for their branches; without one, their branches speak. */
+export function schemaProblems(errors: readonly ErrorObject[]): SchemaProblem[] {
   const explained = errors.filter((e) => COMBINATORS.has(e.keyword) && e.keyword !== 'propertyNames' && hint(e));
   const covered = (e: ErrorObject) =>
     explained.some((c) => c !== e && e.schemaPath.startsWith(combinatorPath(c)) && e.instancePath.startsWith(c.instancePath));
-  const problems = errors
-    .filter((e) => !covered(e))
-    // Errors inside propertyNames are summed up by the propertyNames error itself.
-    .filter((e) => e.propertyName === undefined)
-    .filter((e) => !COMBINATORS.has(e.keyword) || hint(e) || e.keyword === 'propertyNames')
-    .map((e) => describeError(e, root));
-  return [...new Set(problems)];
+  return (
+    errors
+      .filter((e) => !covered(e))
+      // Errors inside propertyNames are summed up by the propertyNames error itself.
+      .filter((e) => e.propertyName === undefined)
+      .filter((e) => !COMBINATORS.has(e.keyword) || hint(e) || e.keyword === 'propertyNames')
+      .map(toProblem)
+  );
 }
 
 function hint(e: ErrorObject): string | undefined {
@@ -53,30 +69,39 @@ function combinatorPath(e: ErrorObject): string {
   return e.schemaPath.endsWith(`/${e.keyword}`) ? e.schemaPath : `${e.schemaPath}/`;
 }
 
-function describeError(e: ErrorObject, root: string): string {
-  const at = root + pointerToPath(e.instancePath);
+function toProblem(e: ErrorObject): SchemaProblem {
+  const segments = pointerSegments(e.instancePath);
   switch (e.keyword) {
-    case 'additionalProperties':
-      return `${at}: unknown field "${String(e.params.additionalProperty)}"`;
+    case 'additionalProperties': {
+      const name = String(e.params.additionalProperty);
+      return { segments, keyName: name, reason: `unknown field "${name}"` };
+    }
     case 'required':
-      return `${at}${at ? '.' : ''}${String(e.params.missingProperty)}: is required`;
-    case 'propertyNames':
-    {
+      return { segments: [...segments, String(e.params.missingProperty)], reason: 'is required' };
+    case 'propertyNames': {
+      const name = String(e.params.propertyName);
       const why = (e.schema as Record<string, unknown> | undefined)?.['x-error'];
-      return `${at}: field name "${String(e.params.propertyName)}" is invalid${typeof why === 'string' ? `: ${why}` : ''}`;
+      return { segments, keyName: name, reason: `field name "${name}" is invalid${typeof why === 'string' ? `: ${why}` : ''}` };
     }
     default:
-      return `${at || root}: ${hint(e) ?? e.message ?? e.keyword}`;
+      return { segments, reason: hint(e) ?? e.message ?? e.keyword };
   }
+}
+
+export function pointerSegments(pointer: string): string[] {
+  if (!pointer) return [];
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** `["bootVolume","source","id"]` → `.bootVolume.source.id`, `["volumes","0"]` → `.volumes[0]`. */
+export function segmentsToPath(segments: readonly string[]): string {
+  return segments.map((seg) => (/^\d+$/.test(seg) ? `[${seg}]` : /^[A-Za-z_][\w-]*$/.test(seg) ? `.${seg}` : `["${seg}"]`)).join('');
 }
 
 /** `/bootVolume/source/id` → `.bootVolume.source.id`, `/volumes/0` → `.volumes[0]`. */
 export function pointerToPath(pointer: string): string {
-  if (!pointer) return '';
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((seg) => (/^\d+$/.test(seg) ? `[${seg}]` : /^[A-Za-z_][\w-]*$/.test(seg) ? `.${seg}` : `["${seg}"]`))
-    .join('');
+  return segmentsToPath(pointerSegments(pointer));
 }

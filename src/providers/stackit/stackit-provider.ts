@@ -36,6 +36,7 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 export class StackitProvider implements CloudProvider {
   readonly name = 'STACKIT';
+  readonly schemas = { providerSpec: providerSpecSchema, secret: secretSchema };
   private readonly httpClients = new Map<string, CloudHttpClient>();
 
   constructor(private readonly options: StackitProviderOptions = {}) {}
