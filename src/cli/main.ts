@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { defaultProviders } from '../providers/index.js';
 import { runDemo } from './demo.js';
+import { writeSchemas } from './schema.js';
 import { serve } from './serve.js';
+import { formatFindings, validateFiles } from './validate.js';
 
 const program = new Command('mcm-driver').description('Gardener machine-controller-manager driver sidecar: STACKIT, CloudSigma, VPSie over gRPC');
 
@@ -18,6 +21,28 @@ program
   .option('--http-timeout <duration>', 'timeout of one cloud API request attempt', '30s')
   .option('--http-retries <n>', 'retries of an idempotent cloud API request (never a create)', '4')
   .action(serve);
+
+program
+  .command('validate')
+  .description('check MachineClass and Secret YAML offline (multi-document files too): every problem with file, line and column')
+  .argument('<files...>', 'YAML files; a MachineClass is cross-checked with the Secrets among them that it references')
+  .option('--output <format>', 'text or json', 'text')
+  .action(async (files: string[], flags: { output: string }) => {
+    const findings = await validateFiles(files, defaultProviders());
+    if (flags.output === 'json') console.log(JSON.stringify(findings, null, 2));
+    else console.log(findings.length ? formatFindings(findings) : `${files.length} file(s): no problems`);
+    process.exitCode = findings.length ? 1 : 0;
+  });
+
+program
+  .command('schema')
+  .description('write the JSON Schemas of MachineClass, Secret and providerSpec per provider (for editors)')
+  .option('--provider <name>', 'only this provider; without --out prints its MachineClass schema')
+  .option('--out <dir>', 'write <provider>-machine-class / -secret / -provider-spec .schema.json files here')
+  .action((flags: { provider?: string; out?: string }) => {
+    const text = writeSchemas(defaultProviders(), flags);
+    if (text) console.log(text);
+  });
 
 program
   .command('demo')
