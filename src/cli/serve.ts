@@ -14,13 +14,18 @@ export interface ServeFlags {
   pollInterval: string;
   httpTimeout: string;
   httpRetries: string;
+  maxCloudResponse: string;
 }
 
 /** `mcm-driver serve`: the sidecar, until SIGTERM/SIGINT. */
 export async function serve(flags: ServeFlags): Promise<void> {
   setLogLevel(flags.logLevel);
   const driver = new MachineDriver(
-    defaultProviders({ httpTimeoutMs: parseDuration(flags.httpTimeout), retry: { limit: Number(flags.httpRetries) } }),
+    defaultProviders({
+      httpTimeoutMs: parseDuration(flags.httpTimeout),
+      retry: { limit: Number(flags.httpRetries) },
+      maxResponseBytes: Number(flags.maxCloudResponse) * 1024 * 1024,
+    }),
     {
       createTimeoutMs: parseDuration(flags.createTimeout),
       deleteTimeoutMs: parseDuration(flags.deleteTimeout),

@@ -4,7 +4,7 @@
  * Like an AWS SDK service error it says its status, the cloud's request id and
  * whether retrying can help, so the mapping to an MCM code is mechanical.
  */
-export type CloudFailureKind = 'http' | 'timeout' | 'network' | 'canceled' | 'malformed';
+export type CloudFailureKind = 'http' | 'timeout' | 'network' | 'canceled' | 'malformed' | 'too-large';
 
 export class CloudApiError extends Error {
   override readonly name = 'CloudApiError';
@@ -20,6 +20,8 @@ export class CloudApiError extends Error {
       cloudMessage?: string;
       /** The cloud said a quota or capacity limit stopped it. */
       quota?: boolean;
+      /** For too-large: the limit the body passed. */
+      limitBytes?: number;
     } = {},
   ) {
     super(describe(cloud, operation, kind, fields));
@@ -58,6 +60,8 @@ function describe(
       return `${what}: the cloud API could not be reached`;
     case 'canceled':
       return `${what}: canceled`;
+    case 'too-large':
+      return `${what}: the answer is larger than the driver's limit of ${Math.round((f.limitBytes ?? 0) / 1048576)} MiB`;
     case 'malformed':
       return `${what}: the cloud API answered HTTP ${f.status ?? '?'} with a body that is not the expected JSON${rid}`;
     case 'http': {

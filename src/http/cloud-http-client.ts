@@ -20,6 +20,8 @@ export interface CloudHttpClientOptions {
   requestIdHeader?: string;
   /** Methods got may retry; default got's idempotent set (never POST). */
   retryMethods?: Method[];
+  /** A response body larger than this is refused (ResourceExhausted) instead of buffered; default 256 MiB. */
+  maxResponseBytes?: number;
 }
 
 export interface CloudRequest {
@@ -40,6 +42,7 @@ export interface CloudResponse<T> {
 }
 
 const MAX_CLOUD_MESSAGE = 300;
+const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 /**
  * The resilient HTTP client every cloud adapter uses: got with per-attempt
@@ -93,8 +96,10 @@ export class CloudHttpClient {
     const { cloud } = this.options;
     const started = performance.now();
     let statusLabel = 'error';
+    const limit = this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    let tooLarge = false;
     try {
-      const res = await this.http(req.path.replace(/^\//, ''), {
+      const pending = this.http(req.path.replace(/^\//, ''), {
         method: req.method,
         searchParams: req.searchParams,
         json: req.json,
@@ -102,11 +107,19 @@ export class CloudHttpClient {
         signal: req.signal,
         context: { operation: req.operation },
       });
+      // got has no size limit of its own: stop reading once the body passes it.
+      pending.on('downloadProgress', (progress) => {
+        if (progress.transferred > limit && !tooLarge) {
+          tooLarge = true;
+          pending.cancel();
+        }
+      });
+      const res = await pending;
       statusLabel = String(res.statusCode);
       const requestId = this.requestId(res.headers);
       return { status: res.statusCode, body: this.parseBody<T>(req, res.statusCode, res.body, requestId), requestId };
     } catch (err) {
-      const failure = this.toCloudApiError(req, err);
+      const failure = tooLarge ? new CloudApiError(cloud, req.operation, 'too-large', { limitBytes: limit }) : this.toCloudApiError(req, err);
       statusLabel = failure.status !== undefined ? String(failure.status) : failure.kind;
       throw failure;
     } finally {

@@ -18,6 +18,8 @@ export function machineCodeFor(err: CloudApiError): MachineCode {
       return MachineCode.Unavailable;
     case 'canceled':
       return MachineCode.Canceled;
+    case 'too-large':
+      return MachineCode.ResourceExhausted;
     case 'http':
       break;
   }

@@ -5,11 +5,13 @@ import { StackitProvider, type StackitProviderOptions } from './stackit/stackit-
 export interface ProvidersOptions {
   httpTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /** Largest cloud response body read; larger ones fail with ResourceExhausted. */
+  maxResponseBytes?: number;
   stackit?: StackitProviderOptions;
 }
 
 /** Every cloud this driver serves. Adding one is a folder and a line here. */
 export function defaultProviders(options: ProvidersOptions = {}): ProviderRegistry {
-  const common = { httpTimeoutMs: options.httpTimeoutMs, retry: options.retry };
+  const common = { httpTimeoutMs: options.httpTimeoutMs, retry: options.retry, maxResponseBytes: options.maxResponseBytes };
   return new ProviderRegistry([new StackitProvider({ ...common, ...options.stackit })]);
 }

@@ -25,6 +25,7 @@ export interface StackitProviderOptions {
   tokenEndpoint?: string;
   httpTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  maxResponseBytes?: number;
 }
 
 const validateSpec = compileSchema<StackitProviderSpec>(providerSpecSchema);
@@ -85,6 +86,7 @@ export class StackitProvider implements CloudProvider {
         baseUrl: iaasEndpoint,
         timeoutMs: this.options.httpTimeoutMs,
         retry: this.options.retry,
+        maxResponseBytes: this.options.maxResponseBytes,
         authorize: (signal) => tokens.authorization(signal),
         errorMessage: (body) => (body as { msg?: unknown } | undefined)?.msg as string | undefined,
         isQuota: (status, message) => (status === 400 || status === 403 || status === 409) && isCapacityProblem(message),

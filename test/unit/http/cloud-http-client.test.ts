@@ -127,3 +127,19 @@ describe('CloudHttpClient errors', () => {
     expect(err.message).not.toContain('secret-token-value');
   });
 });
+
+describe('CloudHttpClient bounds', () => {
+  test('a response larger than the limit is refused as ResourceExhausted, not buffered', async () => {
+    nock(BASE).get('/huge').reply(200, JSON.stringify({ items: 'x'.repeat(200_000) }));
+    const err = await failure(client({ maxResponseBytes: 50_000 }).request({ operation: 'list', method: 'GET', path: '/huge' }));
+    expect(err.kind).toBe('too-large');
+    expect(machineCodeFor(err)).toBe(MachineCode.ResourceExhausted);
+    expect(err.message).toContain('limit');
+  });
+
+  test('a response under the limit is read', async () => {
+    nock(BASE).get('/small').reply(200, { items: 'x'.repeat(1_000) });
+    const res = await client({ maxResponseBytes: 50_000 }).request<{ items: string }>({ operation: 'list', method: 'GET', path: '/small' });
+    expect(res.body.items).toHaveLength(1_000);
+  });
+});
