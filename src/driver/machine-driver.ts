@@ -69,7 +69,14 @@ export class MachineDriver {
     try {
       const vm = await this.findMachineVm(bound.session, machine, signal);
       if (!vm) throw new MachineError(MachineCode.NotFound, `no VM found for machine ${machine.name}`);
-      return this.statusOf(machine, failIfFailed(vm));
+      const status = this.statusOf(machine, failIfFailed(vm));
+      if (vm.state === 'stopped' && bound.session.start) {
+        throw new MachineError(MachineCode.Uninitialized, `VM ${vm.providerId} exists but is stopped; InitializeMachine starts it`, {
+          providerId: status.providerId,
+          nodeName: status.nodeName,
+        });
+      }
+      return status;
     } catch (err) {
       throw asMachineError(err, signal, 'get machine status');
     }
@@ -94,12 +101,25 @@ export class MachineDriver {
   }
 
   /**
-   * MCM calls this right after a successful create. Nothing on the VM needs a
-   * second step, so it only confirms the VM is there.
-   * - OK: the VM exists. NotFound: it does not (MCM marks CrashLoopBackOff).
+   * MCM calls this right after a successful create, and after GetMachineStatus
+   * answered Uninitialized. It confirms the VM is there and starts it if it is
+   * stopped on a cloud whose VMs do not boot by themselves (session.start).
+   * - OK: the VM exists (and was asked to start). NotFound: it does not (MCM marks CrashLoopBackOff).
    */
   async initializeMachine(call: MachineCall, signal: AbortSignal): Promise<MachineStatus> {
-    return this.getMachineStatus(call, signal);
+    const { machine, bound } = await this.bindMachine(call);
+    try {
+      const vm = await this.findMachineVm(bound.session, machine, signal);
+      if (!vm) throw new MachineError(MachineCode.NotFound, `no VM found for machine ${machine.name}`);
+      failIfFailed(vm);
+      if (vm.state === 'stopped' && bound.session.start) {
+        await bound.session.start(vm.providerId, signal);
+        logger.info('started a stopped VM', { providerId: vm.providerId });
+      }
+      return this.statusOf(machine, vm);
+    } catch (err) {
+      throw asMachineError(err, signal, 'initialize machine');
+    }
   }
 
   /**
@@ -121,6 +141,7 @@ export class MachineDriver {
       for (const providerId of targets) {
         await this.deleteAndWait(session, providerId, signal);
       }
+      await session.releaseMachine?.(machine.name, signal);
       return { lastKnownState: '' };
     } catch (err) {
       throw asMachineError(err, signal, 'delete machine');
@@ -303,9 +324,16 @@ export class MachineDriver {
   private async waitUntilRunning(session: CloudSession, seen: { vm?: VmRecord }, signal: AbortSignal): Promise<VmRecord> {
     const deadline = Date.now() + this.timings.createTimeoutMs;
     let current = seen.vm!;
+    let startRequested = false;
     for (;;) {
       seen.vm = current;
       if (current.state === 'running') return current;
+      if (current.state === 'stopped' && session.start && !startRequested) {
+        // An adopted VM on a cloud whose VMs do not boot by themselves (e.g. left stopped by a failed create).
+        await session.start(current.providerId, signal);
+        startRequested = true;
+        logger.info('started a stopped VM', { providerId: current.providerId });
+      }
       if (current.state === 'failed') {
         await this.removeFailedVm(session, current, signal);
         failIfFailed(current);

@@ -56,6 +56,20 @@ export interface CloudSession {
   delete(providerId: string, signal: AbortSignal): Promise<void>;
   /** VMs with this cluster's and this class's markers. */
   list(signal: AbortSignal): Promise<VmRecord[]>;
+  /**
+   * Only for clouds whose VMs do not boot by themselves (CloudSigma): asks the
+   * cloud to start a VM in state 'stopped'. With it, a stopped VM counts as
+   * not initialized: GetMachineStatus answers Uninitialized, InitializeMachine
+   * starts it, and CreateMachine starts a stopped VM it adopts.
+   */
+  start?(providerId: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: removes what a cloud keeps per Machine besides the VM (VPSie: the
+   * per-Machine boot script). DeleteMachine calls it with the Machine's name
+   * after the VMs it deleted are gone; it must leave things alone while a VM
+   * of that Machine still exists (e.g. the orphan stub named a duplicate).
+   */
+  releaseMachine?(machineName: string, signal: AbortSignal): Promise<void>;
 }
 
 export interface CloudProvider {

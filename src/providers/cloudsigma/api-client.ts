@@ -1,0 +1,198 @@
+import { MachineCode } from '../../driver/codes.js';
+import { MachineError } from '../../driver/machine-error.js';
+import { isCloudApiError, isNotFound } from '../../http/cloud-api-error.js';
+import type { CloudHttpClient, CloudRequest, CloudResponse } from '../../http/cloud-http-client.js';
+import { logger } from '../../observability/logger.js';
+import type { CloudSigmaAuth } from './auth.js';
+import type { CloneDriveBody, CloudSigmaDrive, CloudSigmaServer, CreateServerBody, ListPage } from './types.js';
+
+/** How often a listing is read again when its total_count changed while it was paged through. */
+const LIST_ATTEMPTS = 3;
+/** Beyond this many pages a listing is treated as broken (10,000 servers are 20 pages of 500). */
+const MAX_PAGES = 10_000;
+
+/**
+ * The CloudSigma API 2.0 operations the driver needs, one method per
+ * operation. Every path ends in a slash (the API's URL form). UUIDs reaching a
+ * path were validated before they got here.
+ *
+ * Two HTTP clients share one credential: `http` retries only idempotent
+ * methods (GET, PUT, DELETE), so a server create or a drive clone is never
+ * sent twice; `actions` also retries POST and is used only for the start and
+ * stop actions, which create nothing (a repeated start that meets a server
+ * already starting is sorted out by the caller, which then reads its status).
+ */
+export class CloudSigmaApi {
+  constructor(
+    private readonly http: CloudHttpClient,
+    private readonly actions: CloudHttpClient,
+    private readonly auth: CloudSigmaAuth,
+    private readonly pageSize: number,
+  ) {}
+
+  /** Every server of the account (full objects, for their meta), all pages. */
+  async listServers(signal: AbortSignal): Promise<CloudSigmaServer[]> {
+    return this.listAll<CloudSigmaServer>('list servers', 'servers/detail/', {}, signal);
+  }
+
+  /** undefined when the server does not exist (404). A 403 (exists, not ours to see) is thrown. */
+  async getServer(uuid: string, signal: AbortSignal): Promise<CloudSigmaServer | undefined> {
+    try {
+      return (await this.call<CloudSigmaServer>(this.http, { operation: 'get server', method: 'GET', path: `servers/${uuid}/`, signal })).body;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Synchronous: 201 with the server, status stopped. Never retried. */
+  async createServer(server: CreateServerBody, signal: AbortSignal): Promise<CloudSigmaServer> {
+    const res = await this.call<{ objects?: CloudSigmaServer[] }>(this.http, {
+      operation: 'create server',
+      method: 'POST',
+      path: 'servers/',
+      json: { objects: [server] },
+      signal,
+    });
+    const created = res.body?.objects?.[0];
+    if (!created?.uuid) throw new MachineError(MachineCode.Unavailable, 'CloudSigma create server answered without a server uuid');
+    return created;
+  }
+
+  async startServer(uuid: string, signal: AbortSignal): Promise<void> {
+    await this.call(this.actions, { operation: 'start server', method: 'POST', path: `servers/${uuid}/action/`, searchParams: { do: 'start' }, json: {}, signal });
+  }
+
+  /** Hard stop (do=stop), not ACPI shutdown: MCM drained the node before it deletes it. */
+  async stopServer(uuid: string, signal: AbortSignal): Promise<void> {
+    await this.call(this.actions, { operation: 'stop server', method: 'POST', path: `servers/${uuid}/action/`, searchParams: { do: 'stop' }, json: {}, signal });
+  }
+
+  /** Already gone (404) is success. `recurse: 'all_drives'` deletes every attached drive with it. */
+  async deleteServer(uuid: string, recurse: 'all_drives' | undefined, signal: AbortSignal): Promise<void> {
+    try {
+      await this.call(this.http, {
+        operation: 'delete server',
+        method: 'DELETE',
+        path: `servers/${uuid}/`,
+        ...(recurse ? { searchParams: { recurse } } : {}),
+        signal,
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Async (202, status cloning_dst); never retried: each clone makes a drive. */
+  async cloneLibraryDrive(uuid: string, body: CloneDriveBody, signal: AbortSignal): Promise<CloudSigmaDrive> {
+    return this.clone('clone library drive', `libdrives/${uuid}/action/`, body, signal);
+  }
+
+  async cloneDrive(uuid: string, body: CloneDriveBody, signal: AbortSignal): Promise<CloudSigmaDrive> {
+    return this.clone('clone drive', `drives/${uuid}/action/`, body, signal);
+  }
+
+  /** undefined when the drive does not exist (404). */
+  async getDrive(uuid: string, signal: AbortSignal): Promise<CloudSigmaDrive | undefined> {
+    try {
+      return (await this.call<CloudSigmaDrive>(this.http, { operation: 'get drive', method: 'GET', path: `drives/${uuid}/`, signal })).body;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Drives of the account named exactly `name` (the `name` filter narrows, this checks again). */
+  async listDrivesNamed(name: string, signal: AbortSignal): Promise<CloudSigmaDrive[]> {
+    const drives = await this.listAll<CloudSigmaDrive>('list drives', 'drives/detail/', { name }, signal);
+    return drives.filter((d) => d.name === name);
+  }
+
+  /** Already gone (404) is success. Refused while the drive is mounted. */
+  async deleteDrive(uuid: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.call(this.http, { operation: 'delete drive', method: 'DELETE', path: `drives/${uuid}/`, signal });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  private async clone(operation: string, path: string, body: CloneDriveBody, signal: AbortSignal): Promise<CloudSigmaDrive> {
+    const res = await this.call<{ objects?: CloudSigmaDrive[] } & Partial<CloudSigmaDrive>>(this.http, {
+      operation,
+      method: 'POST',
+      path,
+      searchParams: { do: 'clone' },
+      json: body,
+      signal,
+    });
+    // The docs' example answers {"objects": [drive]}; accept a bare drive too.
+    const drive = res.body?.objects?.[0] ?? (res.body?.uuid ? (res.body as CloudSigmaDrive) : undefined);
+    if (!drive?.uuid) throw new MachineError(MachineCode.Unavailable, `CloudSigma ${operation} answered without a drive uuid`);
+    return drive;
+  }
+
+  /**
+   * Pages through a listing with limit/offset until meta.total_count objects
+   * were read (pagination.rst), ordered by uuid so pages do not overlap. If
+   * total_count changed meanwhile (servers made or deleted), objects may have
+   * moved between pages: the listing is read again, and what every attempt
+   * saw is merged, so nothing that existed throughout is missed.
+   */
+  private async listAll<T extends { uuid: string }>(operation: string, path: string, filters: Record<string, string>, signal: AbortSignal): Promise<T[]> {
+    const seen = new Map<string, T>();
+    for (let attempt = 1; attempt <= LIST_ATTEMPTS; attempt++) {
+      const { objects, stable } = await this.readPages<T>(operation, path, filters, signal);
+      for (const o of objects) seen.set(o.uuid, o);
+      if (stable) return [...seen.values()];
+      logger.debug('cloudsigma listing changed while it was read, reading it again', { operation, attempt });
+    }
+    return [...seen.values()];
+  }
+
+  private async readPages<T extends { uuid: string }>(
+    operation: string,
+    path: string,
+    filters: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<{ objects: T[]; stable: boolean }> {
+    const objects: T[] = [];
+    let offset = 0;
+    let firstTotal: number | undefined;
+    let stable = true;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const res = await this.call<ListPage<T>>(this.http, {
+        operation,
+        method: 'GET',
+        path,
+        searchParams: { ...filters, limit: this.pageSize, offset, order_by: 'uuid' },
+        signal,
+      });
+      const items = res.body?.objects ?? [];
+      const total = res.body?.meta?.total_count;
+      if (typeof total === 'number') {
+        firstTotal ??= total;
+        if (total !== firstTotal) stable = false;
+      }
+      objects.push(...items.filter((o) => typeof o?.uuid === 'string'));
+      offset += items.length;
+      // The API may answer fewer than `limit` objects per page: total_count decides when the listing is complete.
+      const done = items.length === 0 || (typeof total === 'number' ? offset >= total : items.length < this.pageSize);
+      if (done) {
+        if (typeof total === 'number' && offset < total) stable = false;
+        return { objects, stable };
+      }
+    }
+    throw new MachineError(MachineCode.Unavailable, `CloudSigma ${operation}: the listing did not end after ${MAX_PAGES} pages`);
+  }
+
+  /** One request; a 401 drops cached tokens so the next call authenticates afresh. */
+  private async call<T>(client: CloudHttpClient, req: CloudRequest): Promise<CloudResponse<T>> {
+    try {
+      return await client.request<T>(req);
+    } catch (err) {
+      if (isCloudApiError(err) && err.status === 401) this.auth.invalidate();
+      throw err;
+    }
+  }
+}

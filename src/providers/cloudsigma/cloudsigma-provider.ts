@@ -1,0 +1,578 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MachineCode } from '../../driver/codes.js';
+import { asMachineError } from '../../driver/errors.js';
+import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
+import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, VmRecord } from '../../driver/provider.js';
+import { assertValid, compileSchema } from '../../driver/validation.js';
+import { CloudApiError, isCloudApiError } from '../../http/cloud-api-error.js';
+import { CloudHttpClient } from '../../http/cloud-http-client.js';
+import type { RetryPolicy } from '../../http/retry-policy.js';
+import { logger } from '../../observability/logger.js';
+import { CloudSigmaApi } from './api-client.js';
+import { BasicAuth, BearerToken, ImpersonationFlow, type CloudSigmaAuth } from './auth.js';
+import { describeLeftovers, formatLeftovers, parseLeftovers } from './leftovers.js';
+import {
+  apiErrorMessage,
+  attachedDrives,
+  cloneDriveBody,
+  createServerBody,
+  driveFits,
+  isCapacityProblem,
+  randomVncPassword,
+  toVmRecord,
+} from './mapping.js';
+import { BOOT_DRIVE_KEY, CLUSTER_KEY, MACHINE_CLASS_KEY, MACHINE_KEY, bootDriveName, hasMarkers } from './markers.js';
+import { formatProviderId, parseProviderId } from './provider-id.js';
+import providerSpecSchema from './provider-spec.schema.json' with { type: 'json' };
+import secretSchema from './secret.schema.json' with { type: 'json' };
+import type { CloudSigmaDrive, CloudSigmaProviderSpec, CloudSigmaSecret, CloudSigmaServer } from './types.js';
+
+export const DEFAULT_API_ENDPOINT = 'https://{location}.cloudsigma.com/api/2.0/';
+/** kube-dc: an impersonated token must be used on the direct host, else resources land in the service account's own user. */
+export const DEFAULT_IMPERSONATED_API_ENDPOINT = 'https://direct.{location}.cloudsigma.com/api/2.0/';
+export const DEFAULT_OAUTH_ENDPOINT = 'https://oauth.cloudsigma.com';
+export const DEFAULT_IMPERSONATION_ENDPOINT = 'https://direct.{location}.cloudsigma.com/service_provider/api/v1/user/impersonate';
+export const TOKEN_PATH = '/realms/cloudsigma/protocol/openid-connect/token';
+/** The CSI driver of kube-dc's CloudSigma provider (third-party); its volume handle is the drive UUID. */
+export const CLOUDSIGMA_CSI_DRIVER = 'csi.cloudsigma.com';
+
+export interface CloudSigmaProviderOptions {
+  /** API base URL ({location} is replaced); env CLOUDSIGMA_API_ENDPOINT; a Secret's `api-endpoint` wins. */
+  apiEndpoint?: string;
+  /** OAuth base URL; env CLOUDSIGMA_OAUTH_ENDPOINT; a Secret's `oauth-endpoint` wins. */
+  oauthEndpoint?: string;
+  /** Service-provider impersonation URL; env CLOUDSIGMA_IMPERSONATION_ENDPOINT; a Secret's `impersonation-endpoint` wins. */
+  impersonationEndpoint?: string;
+  httpTimeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  maxResponseBytes?: number;
+  /** How often the boot drive clone and a stopping server are polled (default 2 s). */
+  pollIntervalMs?: number;
+  /** How long CreateMachine waits for the boot drive clone; then DeadlineExceeded and the next call continues with the drive (default 2 min). */
+  driveReadyTimeoutMs?: number;
+  /** How long DeleteMachine waits for a stopped server before deleting it (default 2 min). */
+  stopTimeoutMs?: number;
+  /** Objects per list page (default 500). */
+  pageSize?: number;
+}
+
+const validateSpec = compileSchema<CloudSigmaProviderSpec>(providerSpecSchema);
+const validateSecret = compileSchema<CloudSigmaSecret>(secretSchema);
+
+interface Timings {
+  pollIntervalMs: number;
+  driveReadyTimeoutMs: number;
+  stopTimeoutMs: number;
+}
+
+export class CloudSigmaProvider implements CloudProvider {
+  readonly name = 'CloudSigma';
+  readonly schemas = { providerSpec: providerSpecSchema, secret: secretSchema };
+  private readonly apis = new Map<string, CloudSigmaApi>();
+  private readonly auths = new Map<string, CloudSigmaAuth>();
+  private readonly timings: Timings;
+
+  constructor(private readonly options: CloudSigmaProviderOptions = {}) {
+    this.timings = {
+      pollIntervalMs: options.pollIntervalMs ?? 2_000,
+      driveReadyTimeoutMs: options.driveReadyTimeoutMs ?? 2 * 60_000,
+      stopTimeoutMs: options.stopTimeoutMs ?? 2 * 60_000,
+    };
+  }
+
+  async open(machineClass: MachineClassRef, secretData: SecretData): Promise<CloudSession> {
+    const problems: string[] = [];
+    const spec = machineClass.providerSpec;
+    collect(problems, () => assertValid(validateSpec, spec, 'machineClass.providerSpec'));
+    const secret = decodeSecret(secretData) as CloudSigmaSecret;
+    collect(problems, () => assertValid(validateSecret, secret, 'secret'));
+    const validSpec = spec as CloudSigmaProviderSpec;
+    const location = resolveLocation(spec, secret, problems);
+    if ((spec as { vncPassword?: { policy?: unknown } } | null)?.vncPassword?.policy === 'secret' && !secret['vnc-password']) {
+      problems.push('secret.vnc-password: is required when machineClass.providerSpec.vncPassword.policy is secret');
+    }
+    if (!machineClass.name) problems.push('machineClass.metadata.name: is required');
+    if (!machineClass.namespace) problems.push('machineClass.metadata.namespace: is required (it scopes servers to this cluster)');
+    if (problems.length > 0) throw new InvalidInputError(problems);
+
+    const { auth, id } = this.auth(secret, location);
+    if (auth.impersonating) logger.info('cloudsigma: acting as impersonated user', { impersonatedUser: auth.actingAs, location });
+    else logger.debug('cloudsigma: acting as the Secret’s user', { location });
+    const api = this.api(secret, location, auth, id);
+    return new CloudSigmaSession(api, auth, validSpec, machineClass, location, secretData['userData'], secret['vnc-password'], this.timings);
+  }
+
+  volumeId(pvSpec: Record<string, unknown>): string | undefined {
+    const csi = pvSpec['csi'] as { driver?: unknown; volumeHandle?: unknown } | undefined;
+    if (csi && csi.driver === CLOUDSIGMA_CSI_DRIVER && typeof csi.volumeHandle === 'string') return csi.volumeHandle;
+    return undefined;
+  }
+
+  /** One credential source per credential, so a token cache is shared by concurrent calls and a rotated Secret gets a fresh one. */
+  private auth(secret: CloudSigmaSecret, location: string): { auth: CloudSigmaAuth; id: string } {
+    const impersonate = secret['impersonate-user'];
+    const tokenUrl = impersonate ? `${trimSlash(secret['oauth-endpoint'] ?? this.options.oauthEndpoint ?? process.env.CLOUDSIGMA_OAUTH_ENDPOINT ?? DEFAULT_OAUTH_ENDPOINT)}${TOKEN_PATH}` : '';
+    const impersonationUrl = impersonate
+      ? withLocation(secret['impersonation-endpoint'] ?? this.options.impersonationEndpoint ?? process.env.CLOUDSIGMA_IMPERSONATION_ENDPOINT ?? DEFAULT_IMPERSONATION_ENDPOINT, location)
+      : '';
+    const id = digest([
+      location,
+      secret.username ?? '',
+      secret.password ?? '',
+      secret.token ?? '',
+      secret['oauth-client-id'] ?? '',
+      secret['oauth-client-secret'] ?? '',
+      impersonate ?? '',
+      tokenUrl,
+      impersonationUrl,
+    ]);
+    let auth = this.auths.get(id);
+    if (!auth) {
+      if (impersonate) {
+        auth = new ImpersonationFlow({
+          clientId: secret['oauth-client-id']!,
+          clientSecret: secret['oauth-client-secret']!,
+          user: impersonate,
+          location,
+          tokenUrl,
+          impersonationUrl,
+          timeoutMs: this.options.httpTimeoutMs,
+        });
+      } else if (secret.token) {
+        auth = new BearerToken(secret.token);
+      } else {
+        auth = new BasicAuth(secret.username!, secret.password!);
+      }
+      this.auths.set(id, auth);
+    }
+    return { auth, id };
+  }
+
+  private api(secret: CloudSigmaSecret, location: string, auth: CloudSigmaAuth, authId: string): CloudSigmaApi {
+    const template =
+      secret['api-endpoint'] ??
+      this.options.apiEndpoint ??
+      process.env.CLOUDSIGMA_API_ENDPOINT ??
+      (auth.impersonating ? DEFAULT_IMPERSONATED_API_ENDPOINT : DEFAULT_API_ENDPOINT);
+    const baseUrl = withSlash(withLocation(template, location));
+    const key = `${baseUrl}\n${authId}`;
+    let api = this.apis.get(key);
+    if (!api) {
+      const common = {
+        cloud: 'cloudsigma',
+        baseUrl,
+        timeoutMs: this.options.httpTimeoutMs,
+        retry: this.options.retry,
+        maxResponseBytes: this.options.maxResponseBytes,
+        authorize: (signal?: AbortSignal) => auth.authorization(signal),
+        errorMessage: apiErrorMessage,
+        isQuota: isCapacityProblem,
+      };
+      const http = new CloudHttpClient(common);
+      // Start and stop create nothing: a repeated one is harmless, so POST is retried on this client only.
+      const actions = new CloudHttpClient({ ...common, retryMethods: ['GET', 'PUT', 'DELETE', 'POST'] });
+      api = new CloudSigmaApi(http, actions, auth, this.options.pageSize ?? 500);
+      this.apis.set(key, api);
+    }
+    return api;
+  }
+}
+
+/** What one create call made so far: removed again if a later step fails. */
+interface Made {
+  drive?: string;
+  server?: string;
+  /** Keep the drive for the next call (a slow clone, or a create whose outcome is unknown). */
+  keepDrive?: boolean;
+}
+
+class CloudSigmaSession implements CloudSession {
+  private readonly clusterMarkers: { [CLUSTER_KEY]: string };
+
+  constructor(
+    private readonly api: CloudSigmaApi,
+    private readonly auth: CloudSigmaAuth,
+    private readonly spec: CloudSigmaProviderSpec,
+    private readonly machineClass: MachineClassRef,
+    private readonly location: string,
+    private readonly userData: Buffer | undefined,
+    private readonly vncSecret: string | undefined,
+    private readonly timings: Timings,
+  ) {
+    this.clusterMarkers = { [CLUSTER_KEY]: machineClass.namespace };
+  }
+
+  async get(providerId: string, signal: AbortSignal): Promise<VmRecord | undefined> {
+    const uuid = parseProviderId(providerId);
+    const server = await this.readServer(uuid, signal);
+    return server ? toVmRecord(server) : undefined;
+  }
+
+  async findByMachine(machineName: string, signal: AbortSignal): Promise<VmRecord[]> {
+    return (await this.serversOfMachine(machineName, signal)).map(toVmRecord);
+  }
+
+  async list(signal: AbortSignal): Promise<VmRecord[]> {
+    const wanted = { ...this.clusterMarkers, [MACHINE_CLASS_KEY]: this.machineClass.name };
+    const servers = await this.api.listServers(signal);
+    return servers
+      .filter((s) => hasMarkers(s.meta, wanted) && typeof s.meta?.[MACHINE_KEY] === 'string' && s.meta[MACHINE_KEY] !== '')
+      .map(toVmRecord);
+  }
+
+  /**
+   * Clone the boot drive (or adopt one an earlier attempt left) and wait until
+   * it is ready, create the server with it, start it. A failing step removes
+   * what this call made; if that fails too, the error and lastKnownState say
+   * what is left and where, and the next call finishes the job.
+   */
+  async create(machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
+    if (!machine.name || machine.name.length > 253) {
+      throw new InvalidInputError(['machine.metadata.name: must be 1-253 characters (it becomes the server name)']);
+    }
+    if (machine.providerId) await this.refuseSecondServer(machine, signal);
+    const made: Made = {};
+    let step = 'prepare boot drive';
+    try {
+      const drive = await this.bootDrive(machine, made, signal);
+      step = 'create server';
+      const server = await this.createServer(machine, drive, made, signal);
+      step = 'start server';
+      await this.startServer(server.uuid, signal);
+      logger.info('cloudsigma server created and started', { providerId: formatProviderId(server.uuid), bootDrive: drive.uuid, location: this.location });
+      // The start is asynchronous: the driver polls get() until the server runs.
+      return { ...toVmRecord(server), state: 'creating' };
+    } catch (err) {
+      throw await this.cleanUp(err, made, step, signal);
+    }
+  }
+
+  async start(providerId: string, signal: AbortSignal): Promise<void> {
+    await this.startServer(parseProviderId(providerId), signal);
+  }
+
+  /** Stop if needed, wait until stopped, delete with the boot drive the driver made. Gone is success. */
+  async delete(providerId: string, signal: AbortSignal): Promise<void> {
+    await this.deleteServer(parseProviderId(providerId), signal);
+  }
+
+  // ---- lookups ----
+
+  private async serversOfMachine(machineName: string, signal: AbortSignal): Promise<CloudSigmaServer[]> {
+    const wanted = { ...this.clusterMarkers, [MACHINE_KEY]: machineName };
+    return (await this.api.listServers(signal)).filter((s) => hasMarkers(s.meta, wanted));
+  }
+
+  /** A 403 means the server exists but this user may not see it: PermissionDenied, never "gone". */
+  private async readServer(uuid: string, signal: AbortSignal): Promise<CloudSigmaServer | undefined> {
+    try {
+      return await this.api.getServer(uuid, signal);
+    } catch (err) {
+      if (isCloudApiError(err) && err.status === 403) throw this.notAccessible(uuid, err);
+      throw err;
+    }
+  }
+
+  private notAccessible(uuid: string, err: CloudApiError): MachineError {
+    const cloud = err.fields.cloudMessage ? ` (CloudSigma: ${err.fields.cloudMessage})` : '';
+    return new MachineError(
+      MachineCode.PermissionDenied,
+      `CloudSigma server ${uuid} at ${this.location} exists but ${this.who()} may not access it${cloud}: it was probably made by another user. ` +
+        'The driver does not treat it as gone; check which user the Secret acts as, or remove the server by hand',
+      {},
+      { cause: err },
+    );
+  }
+
+  private who(): string {
+    if (this.auth.impersonating) return 'the impersonated user (Secret key impersonate-user)';
+    return this.auth instanceof BearerToken ? 'the user of the Secret’s token' : 'the Secret’s user';
+  }
+
+  /** MCM does not call CreateMachine for a Machine whose providerID answers; if it did, a second server would be a duplicate. */
+  private async refuseSecondServer(machine: MachineRef, signal: AbortSignal): Promise<void> {
+    const uuid = parseProviderId(machine.providerId);
+    const server = await this.readServer(uuid, signal);
+    if (server) {
+      throw new MachineError(
+        MachineCode.AlreadyExists,
+        `machine.spec.providerID names server ${uuid}, which exists but does not carry the markers of machine ${machine.name} in this cluster; the driver will not create a second server`,
+      );
+    }
+  }
+
+  // ---- create steps ----
+
+  /** The boot drive, ready (status unmounted): one left by an earlier attempt, else a fresh clone. */
+  private async bootDrive(machine: MachineRef, made: Made, signal: AbortSignal): Promise<CloudSigmaDrive> {
+    const name = bootDriveName(this.machineClass.namespace, machine.name);
+    const leftovers = await this.leftoverDrives(name, machine, signal);
+    const adopt = leftovers.find((d) => d.status === 'unmounted' && driveFits(this.spec, d)) ?? leftovers.find((d) => CLONING.has(d.status ?? '') && driveFits(this.spec, d));
+    for (const d of leftovers) {
+      if (d === adopt) continue;
+      // An extra or unusable leftover: removed now, or (if that fails) by a later call.
+      await this.api.deleteDrive(d.uuid, signal).then(
+        () => logger.info('cloudsigma: removed a boot drive left by an earlier attempt', { drive: d.uuid, status: d.status }),
+        (err: unknown) => logger.warn('cloudsigma: could not remove a leftover boot drive, a later call retries', { drive: d.uuid, error: asMachineError(err).message }),
+      );
+    }
+    if (adopt) {
+      logger.info('cloudsigma: continuing with the boot drive an earlier attempt made', { drive: adopt.uuid, status: adopt.status });
+      made.drive = adopt.uuid;
+    } else {
+      made.drive = (await this.cloneBootDrive(name, signal)).uuid;
+    }
+    return this.waitDriveReady(made.drive, made, signal);
+  }
+
+  /** Unattached drives of the account with this Machine's boot-drive name, plus the ones lastKnownState names. */
+  private async leftoverDrives(name: string, machine: MachineRef, signal: AbortSignal): Promise<CloudSigmaDrive[]> {
+    const found = new Map<string, CloudSigmaDrive>();
+    for (const d of await this.api.listDrivesNamed(name, signal)) found.set(d.uuid, d);
+    for (const uuid of parseLeftovers(machine.lastKnownState).leftDrives) {
+      if (found.has(uuid)) continue;
+      const d = await this.api.getDrive(uuid, signal).catch(() => undefined);
+      if (d) found.set(uuid, d);
+    }
+    // Never touch a drive that is not this Machine's boot drive, is in use, or is not the account's own.
+    return [...found.values()].filter((d) => d.name === name && (d.mounted_on?.length ?? 0) === 0 && d.status !== 'mounted' && d.owner !== null);
+  }
+
+  private async cloneBootDrive(name: string, signal: AbortSignal): Promise<CloudSigmaDrive> {
+    const source = this.spec.bootDrive.source;
+    const body = cloneDriveBody(this.spec, name);
+    try {
+      const drive =
+        'libraryDrive' in source ? await this.api.cloneLibraryDrive(source.libraryDrive, body, signal) : await this.api.cloneDrive(source.drive, body, signal);
+      logger.info('cloudsigma: cloning boot drive', { drive: drive.uuid, location: this.location });
+      return drive;
+    } catch (err) {
+      if (signal.aborted || !isAmbiguous(err)) throw err;
+      // The clone may have happened although its answer was lost: find it by its name rather than cloning again.
+      const found = (await this.api.listDrivesNamed(name, signal).catch(() => [])).filter((d) => (d.mounted_on?.length ?? 0) === 0);
+      if (found.length === 0) throw err;
+      logger.warn('cloudsigma: clone outcome unknown, continuing with the drive found by its name', { drive: found[0]!.uuid });
+      return found[0]!;
+    }
+  }
+
+  private async waitDriveReady(uuid: string, made: Made, signal: AbortSignal): Promise<CloudSigmaDrive> {
+    const deadline = Date.now() + this.timings.driveReadyTimeoutMs;
+    for (;;) {
+      const drive = await this.api.getDrive(uuid, signal);
+      if (!drive) {
+        made.drive = undefined;
+        throw new MachineError(MachineCode.Unavailable, `the boot drive ${uuid} disappeared while it was being cloned`);
+      }
+      if (drive.status === 'unmounted') return drive;
+      if (drive.status === 'mounted' || (drive.mounted_on?.length ?? 0) > 0) {
+        made.drive = undefined; // in use by someone: not ours to remove any more
+        throw new MachineError(MachineCode.Aborted, `the boot drive ${uuid} was attached to another server while it was being prepared`);
+      }
+      if (!CLONING.has(drive.status ?? '')) {
+        throw new MachineError(MachineCode.Unavailable, `cloning the boot drive failed: drive ${uuid} is ${drive.status ?? 'in an unknown state'}`);
+      }
+      if (Date.now() >= deadline) {
+        made.keepDrive = true;
+        throw new MachineError(
+          MachineCode.DeadlineExceeded,
+          `the boot drive ${uuid} is still ${drive.status} after ${Math.round(this.timings.driveReadyTimeoutMs / 1000)} s; the next CreateMachine continues with it`,
+        );
+      }
+      await sleep(this.timings.pollIntervalMs, undefined, { signal });
+    }
+  }
+
+  private async createServer(machine: MachineRef, drive: CloudSigmaDrive, made: Made, signal: AbortSignal): Promise<CloudSigmaServer> {
+    const vnc = this.spec.vncPassword?.policy === 'secret' ? this.vncSecret! : randomVncPassword(this.spec.vncPassword?.length ?? 16);
+    const body = createServerBody(this.spec, machine, this.machineClass, drive.uuid, vnc, this.userData);
+    try {
+      const server = await this.api.createServer(body, signal);
+      made.server = server.uuid;
+      return server;
+    } catch (err) {
+      if (signal.aborted || !isAmbiguous(err)) throw err;
+      // Create is synchronous and never repeated: after a lost or failed answer, look the server up by its markers.
+      const found = await this.serversOfMachine(machine.name, signal).catch(() => undefined);
+      const mine = found?.find((s) => s.meta?.[BOOT_DRIVE_KEY] === drive.uuid) ?? (found?.length === 1 ? found[0] : undefined);
+      if (mine) {
+        logger.warn('cloudsigma: create outcome unknown, continuing with the server found by its markers', { providerId: formatProviderId(mine.uuid) });
+        made.server = mine.uuid;
+        return mine;
+      }
+      // A request that timed out may still be running at the cloud: leave the drive for the next call rather than pull it from under it.
+      if (isCloudApiError(err) && err.kind !== 'http') made.keepDrive = true;
+      throw err;
+    }
+  }
+
+  /** Start; if the answer is an error, the server may be starting anyway (a retried start): its status decides. */
+  private async startServer(uuid: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.api.startServer(uuid, signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const server = await this.api.getServer(uuid, signal).catch(() => undefined);
+      if (server && (server.status === 'starting' || server.status === 'running')) return;
+      throw err;
+    }
+  }
+
+  /**
+   * After a failed step: remove the server (with its boot drive) or the drive
+   * this call made. What cannot be removed is named in the error and in
+   * lastKnownState; the next call adopts or removes it.
+   */
+  private async cleanUp(err: unknown, made: Made, step: string, signal: AbortSignal): Promise<MachineError> {
+    // A cloud error already names its operation; anything else gets the step.
+    const failure = asMachineError(err, signal, isCloudApiError(err) ? undefined : step);
+    if (signal.aborted) return failure;
+    const left = { leftServers: [] as string[], leftDrives: [] as string[] };
+    const problems: string[] = [];
+    if (made.server) {
+      try {
+        await this.deleteServer(made.server, signal);
+        logger.info('cloudsigma: removed the server of a failed create', { providerId: formatProviderId(made.server), step });
+      } catch (cleanupErr) {
+        left.leftServers.push(made.server);
+        if (made.drive) left.leftDrives.push(made.drive);
+        problems.push(asMachineError(cleanupErr).message);
+      }
+    } else if (made.drive && !made.keepDrive) {
+      try {
+        await this.api.deleteDrive(made.drive, signal);
+        logger.info('cloudsigma: removed the boot drive of a failed create', { drive: made.drive, step });
+      } catch (cleanupErr) {
+        left.leftDrives.push(made.drive);
+        problems.push(asMachineError(cleanupErr).message);
+      }
+    } else if (made.drive) {
+      left.leftDrives.push(made.drive);
+    }
+    if (left.leftServers.length === 0 && left.leftDrives.length === 0) return failure;
+    const lastKnownState = formatLeftovers({ location: this.location, step, ...left });
+    const what = describeLeftovers(left);
+    const message = problems.length > 0
+      ? `${failure.message}; removing what it made failed too (${problems.join('; ')}), left at location ${this.location}: ${what}; the next CreateMachine removes or reuses it`
+      : `${failure.message}; kept at location ${this.location} for the next CreateMachine: ${what}`;
+    return new MachineError(failure.code, message, { ...failure.details, lastKnownState }, { cause: failure.cause });
+  }
+
+  // ---- delete ----
+
+  private async deleteServer(uuid: string, signal: AbortSignal): Promise<void> {
+    let server = await this.readServer(uuid, signal);
+    if (!server) return;
+    if (server.status !== 'stopped') {
+      if (server.status !== 'stopping') await this.stopServer(uuid, signal);
+      server = await this.waitStopped(uuid, signal);
+      if (!server) return;
+    }
+    const drives = attachedDrives(server);
+    const boot = server.meta?.[BOOT_DRIVE_KEY];
+    if (drives.every((d) => d === boot)) {
+      // Only the boot drive the driver cloned is attached: the API deletes it with the server.
+      await this.api.deleteServer(uuid, 'all_drives', signal);
+      return;
+    }
+    // Another drive is attached (e.g. a volume that was not detached): delete the server alone, then only our boot drive.
+    await this.api.deleteServer(uuid, undefined, signal);
+    const foreign = drives.filter((d) => d !== boot);
+    logger.warn('cloudsigma: server had drives the driver did not make; they were kept', { providerId: formatProviderId(uuid), keptDrives: foreign });
+    if (typeof boot === 'string' && drives.includes(boot)) {
+      await this.api.deleteDrive(boot, signal).catch((err: unknown) => {
+        logger.warn('cloudsigma: could not delete the boot drive of a deleted server; delete it by hand', {
+          drive: boot,
+          location: this.location,
+          error: asMachineError(err).message,
+        });
+      });
+    }
+  }
+
+  private async stopServer(uuid: string, signal: AbortSignal): Promise<void> {
+    try {
+      await this.api.stopServer(uuid, signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const server = await this.api.getServer(uuid, signal).catch(() => undefined);
+      if (!server || server.status === 'stopping' || server.status === 'stopped') return;
+      throw err;
+    }
+  }
+
+  private async waitStopped(uuid: string, signal: AbortSignal): Promise<CloudSigmaServer | undefined> {
+    const deadline = Date.now() + this.timings.stopTimeoutMs;
+    for (;;) {
+      await sleep(this.timings.pollIntervalMs, undefined, { signal });
+      const server = await this.readServer(uuid, signal);
+      if (!server || server.status === 'stopped') return server;
+      if (Date.now() >= deadline) {
+        throw new MachineError(
+          MachineCode.DeadlineExceeded,
+          `CloudSigma server ${uuid} is still ${server.status ?? 'not stopped'} after ${Math.round(this.timings.stopTimeoutMs / 1000)} s; deleting it waits until it is stopped`,
+        );
+      }
+    }
+  }
+}
+
+/** Drive states on the way to `unmounted` (Terraform waits on the same ones). */
+const CLONING = new Set(['cloning_dst', 'creating', 'resizing', 'copying']);
+
+/** Failures after which the request may or may not have taken effect. */
+function isAmbiguous(err: unknown): boolean {
+  if (!isCloudApiError(err)) return false;
+  if (err.kind === 'timeout' || err.kind === 'network' || err.kind === 'malformed') return true;
+  return err.kind === 'http' && (err.status ?? 0) >= 500;
+}
+
+function resolveLocation(spec: unknown, secret: CloudSigmaSecret, problems: string[]): string {
+  const fromSpec = (spec as { location?: unknown } | null)?.location;
+  const specLocation = typeof fromSpec === 'string' ? fromSpec : undefined;
+  if (specLocation && secret.location && specLocation !== secret.location) {
+    problems.push(
+      `machineClass.providerSpec.location: "${specLocation}" differs from the Secret's location "${secret.location}" (CloudSigma accounts are per location)`,
+    );
+  }
+  const location = specLocation ?? secret.location;
+  if (!location && fromSpec === undefined) problems.push('machineClass.providerSpec.location: is required unless the Secret has a location key');
+  return location ?? '';
+}
+
+function withLocation(template: string, location: string): string {
+  return template.replace(/\{location\}/g, location);
+}
+
+function withSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function digest(parts: string[]): string {
+  return createHash('sha256').update(parts.join('\n')).digest('hex');
+}
+
+function decodeSecret(data: SecretData): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) out[k] = Buffer.from(v).toString('utf8');
+  return out;
+}
+
+/** Runs a check that throws InvalidInputError and keeps its problems; true when it passed. */
+function collect(problems: string[], check: () => void): boolean {
+  try {
+    check();
+    return true;
+  } catch (err) {
+    if (err instanceof InvalidInputError) {
+      problems.push(...err.problems);
+      return false;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,254 @@
+// In-memory servers and drives, each owned by a user. Transitions (cloning → unmounted,
+// starting → running, stopping → stopped) complete when they are read after their time, so the
+// fake needs no timers and nothing keeps running after close().
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FakeDrive, FakeServer, FakeServerDrive, FakeServerNic, SeedDrive, SeedServer } from './types.js';
+
+export interface Timing {
+  cloneAfterMs: number;
+  runningAfterMs: number;
+  stoppedAfterMs: number;
+  now?: () => number;
+}
+
+interface Pending {
+  status: string;
+  at: number;
+}
+
+type StoredServer = Omit<FakeServer, 'status'>;
+
+interface ServerRecord {
+  server: StoredServer;
+  status: string;
+  pending?: Pending;
+  /** Addresses of public NICs, assigned when the server first runs. */
+  ips: string[];
+}
+
+interface DriveRecord {
+  drive: Omit<FakeDrive, 'status' | 'mounted_on'>;
+  status: string;
+  pending?: Pending;
+}
+
+export class Store {
+  private readonly serverMap = new Map<string, ServerRecord>();
+  private readonly driveMap = new Map<string, DriveRecord>();
+  private readonly now: () => number;
+  private ipCounter = 0;
+
+  constructor(private readonly timing: Timing) {
+    this.now = timing.now ?? Date.now;
+  }
+
+  // ---- servers ----
+
+  createServer(owner: string, s: Omit<StoredServer, 'uuid' | 'owner'>): FakeServer {
+    const uuid = randomUUID();
+    this.serverMap.set(uuid, { server: { ...s, uuid, owner }, status: 'stopped', ips: [] });
+    return this.serverView(uuid)!;
+  }
+
+  seedServer(ownerUuid: string, s: SeedServer): FakeServer {
+    const uuid = s.uuid ?? randomUUID();
+    const nics = (s.nics ?? [{ ip_v4_conf: { conf: 'dhcp' } }]).map((n) => ({ model: 'virtio', mac: randomMac(), ...n }));
+    this.serverMap.set(uuid, {
+      server: {
+        uuid,
+        owner: ownerUuid,
+        name: s.name,
+        cpu: s.cpu ?? 1000,
+        mem: s.mem ?? 1024 ** 3,
+        smp: 1,
+        vnc_password: 'seeded-vnc',
+        cpu_type: 'amd',
+        cpu_model: null,
+        hypervisor: 'kvm',
+        cpus_instead_of_cores: false,
+        enable_numa: false,
+        hv_relaxed: false,
+        hv_tsc: false,
+        context: true,
+        drives: s.drives ?? [],
+        nics,
+        meta: { ...(s.meta ?? {}) },
+        tags: [],
+        pubkeys: [],
+      },
+      status: s.status ?? 'running',
+      ips: [],
+    });
+    return this.serverView(uuid)!;
+  }
+
+  server(uuid: string): FakeServer | undefined {
+    return this.serverView(uuid);
+  }
+
+  /** Servers of one owner, in insertion order. */
+  serversOf(owner: string): FakeServer[] {
+    const out: FakeServer[] = [];
+    for (const [uuid, r] of this.serverMap) if (r.server.owner === owner) out.push(this.serverView(uuid)!);
+    return out;
+  }
+
+  /** One page of an owner's servers: filtered and ordered on the stored records, only the page is materialised. */
+  pageOfServers(owner: string, filter: { name?: string; uuid?: string[] }, orderBy: string | undefined, offset: number, limit: number): { total: number; page: FakeServer[] } {
+    let records = [...this.serverMap.values()].filter((r) => r.server.owner === owner);
+    if (filter.name !== undefined) records = records.filter((r) => r.server.name === filter.name);
+    if (filter.uuid !== undefined) records = records.filter((r) => filter.uuid!.includes(r.server.uuid));
+    sortBy(records, orderBy, (r) => r.server);
+    const slice = limit === 0 ? records.slice(offset) : records.slice(offset, offset + limit);
+    return { total: records.length, page: slice.map((r) => this.serverView(r.server.uuid)!) };
+  }
+
+  pageOfDrives(owner: string, filter: { name?: string; uuid?: string[] }, orderBy: string | undefined, offset: number, limit: number): { total: number; page: FakeDrive[] } {
+    let records = [...this.driveMap.values()].filter((r) => r.drive.owner === owner);
+    if (filter.name !== undefined) records = records.filter((r) => r.drive.name === filter.name);
+    if (filter.uuid !== undefined) records = records.filter((r) => filter.uuid!.includes(r.drive.uuid));
+    sortBy(records, orderBy, (r) => r.drive);
+    const slice = limit === 0 ? records.slice(offset) : records.slice(offset, offset + limit);
+    return { total: records.length, page: slice.map((r) => this.driveView(r.drive.uuid)!) };
+  }
+
+  allServers(): FakeServer[] {
+    return [...this.serverMap.keys()].map((uuid) => this.serverView(uuid)!);
+  }
+
+  ipsOf(uuid: string): string[] {
+    return this.serverMap.get(uuid)?.ips ?? [];
+  }
+
+  start(uuid: string): void {
+    const r = this.serverMap.get(uuid)!;
+    r.status = 'starting';
+    r.pending = { status: 'running', at: this.now() + this.timing.runningAfterMs };
+  }
+
+  stop(uuid: string): void {
+    const r = this.serverMap.get(uuid)!;
+    r.status = 'stopping';
+    r.pending = { status: 'stopped', at: this.now() + this.timing.stoppedAfterMs };
+  }
+
+  setServerStatus(uuid: string, status: string): void {
+    const r = this.serverMap.get(uuid);
+    if (!r) throw new Error(`CloudSigmaFake.setServerStatus: no server ${uuid}`);
+    r.status = status;
+    r.pending = undefined;
+  }
+
+  deleteServer(uuid: string): void {
+    this.serverMap.delete(uuid);
+  }
+
+  // ---- drives ----
+
+  createDrive(d: Omit<FakeDrive, 'uuid' | 'status' | 'mounted_on'>, cloning: boolean): FakeDrive {
+    const uuid = randomUUID();
+    this.driveMap.set(uuid, {
+      drive: { ...d, uuid },
+      status: cloning ? 'cloning_dst' : 'unmounted',
+      pending: cloning ? { status: 'unmounted', at: this.now() + this.timing.cloneAfterMs } : undefined,
+    });
+    return this.driveView(uuid)!;
+  }
+
+  seedDrive(ownerUuid: string | null, d: SeedDrive): FakeDrive {
+    const uuid = d.uuid ?? randomUUID();
+    this.driveMap.set(uuid, {
+      drive: { uuid, owner: ownerUuid, name: d.name, size: d.size ?? 10 * 1024 ** 3, media: d.media ?? 'disk', storage_type: d.storage_type ?? (ownerUuid ? 'dssd' : null), meta: {} },
+      status: d.status ?? 'unmounted',
+    });
+    return this.driveView(uuid)!;
+  }
+
+  drive(uuid: string): FakeDrive | undefined {
+    return this.driveView(uuid);
+  }
+
+  drivesOf(owner: string): FakeDrive[] {
+    const out: FakeDrive[] = [];
+    for (const [uuid, r] of this.driveMap) if (r.drive.owner === owner) out.push(this.driveView(uuid)!);
+    return out;
+  }
+
+  allDrives(): FakeDrive[] {
+    return [...this.driveMap.keys()].map((uuid) => this.driveView(uuid)!);
+  }
+
+  setDriveStatus(uuid: string, status: string): void {
+    const r = this.driveMap.get(uuid);
+    if (!r) throw new Error(`CloudSigmaFake.setDriveStatus: no drive ${uuid}`);
+    r.status = status;
+    r.pending = undefined;
+  }
+
+  deleteDrive(uuid: string): void {
+    this.driveMap.delete(uuid);
+  }
+
+  /** Servers a drive is attached to. */
+  mountedOn(driveUuid: string): string[] {
+    const out: string[] = [];
+    for (const [uuid, r] of this.serverMap) if (r.server.drives.some((d) => d.drive === driveUuid)) out.push(uuid);
+    return out;
+  }
+
+  reset(keepLibrary: boolean): void {
+    this.serverMap.clear();
+    for (const [uuid, r] of this.driveMap) if (!keepLibrary || r.drive.owner !== null) this.driveMap.delete(uuid);
+  }
+
+  // ---- views ----
+
+  private serverView(uuid: string): FakeServer | undefined {
+    const r = this.serverMap.get(uuid);
+    if (!r) return undefined;
+    settle(r, this.now());
+    if (r.status === 'running' && r.ips.length === 0) {
+      r.ips = r.server.nics.filter((n) => n.ip_v4_conf && !n.vlan).map(() => this.nextIp());
+    }
+    return structuredClone({ ...r.server, status: r.status });
+  }
+
+  private driveView(uuid: string): FakeDrive | undefined {
+    const r = this.driveMap.get(uuid);
+    if (!r) return undefined;
+    settle(r, this.now());
+    const mounted = this.mountedOn(uuid);
+    const status = r.status === 'unmounted' && mounted.length > 0 ? 'mounted' : r.status;
+    return structuredClone({ ...r.drive, status, mounted_on: mounted });
+  }
+
+  private nextIp(): string {
+    const n = this.ipCounter++;
+    return `185.${(n >> 16) & 255}.${(n >> 8) & 255}.${(n & 255) || 1}`;
+  }
+}
+
+function sortBy<T>(records: T[], orderBy: string | undefined, of: (r: T) => { uuid: string; name: string }): void {
+  if (!orderBy) return;
+  const desc = orderBy.startsWith('-');
+  const field = (desc ? orderBy.slice(1) : orderBy) as 'uuid' | 'name';
+  records.sort((a, b) => {
+    const x = of(a)[field];
+    const y = of(b)[field];
+    const c = x < y ? -1 : x > y ? 1 : 0;
+    return desc ? -c : c;
+  });
+}
+
+function settle(r: { status: string; pending?: Pending }, now: number): void {
+  if (r.pending && now >= r.pending.at) {
+    r.status = r.pending.status;
+    r.pending = undefined;
+  }
+}
+
+export function randomMac(): string {
+  return ['22', ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+}
+
+export type { FakeServerDrive, FakeServerNic };

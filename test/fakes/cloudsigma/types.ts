@@ -1,0 +1,178 @@
+// Public types of the CloudSigma API 2.0 fake. Field names follow specs/cloudsigma.yaml.
+
+export interface FakeUser {
+  uuid: string;
+  email: string;
+  /** For HTTP Basic. */
+  password?: string;
+  /** Bearer tokens accepted for this user as they are. */
+  tokens?: string[];
+}
+
+export interface CloudSigmaFakeOptions {
+  /** Default: alice@example.com and bob@example.com (see DEFAULT_USERS). */
+  users?: FakeUser[];
+  /** The service-provider account of the impersonation flow (default FAKE_PARTNER). */
+  serviceProvider?: { clientId: string; clientSecret: string; mayImpersonate?: string[] };
+  /** A clone is cloning_dst, then unmounted once this long has passed (default 50). */
+  cloneAfterMs?: number;
+  /** A started server is starting, then running once this long has passed (default 50). */
+  runningAfterMs?: number;
+  /** A stopped server is stopping, then stopped once this long has passed (default 50). */
+  stoppedAfterMs?: number;
+  /** expires_in of impersonated tokens (default 900). */
+  impersonatedTtlSeconds?: number;
+  /** Largest page a list answers, whatever `limit` asks (default 0 = no cap). */
+  maxPageSize?: number;
+  /** Port to listen on, 127.0.0.1 only (default 0 = any free port). */
+  port?: number;
+}
+
+export interface FakeServerDrive {
+  drive: string;
+  device: string;
+  dev_channel: string;
+  boot_order?: number | null;
+}
+
+export interface FakeServerNic {
+  ip_v4_conf?: { conf: string; ip?: string | null } | null;
+  ip_v6_conf?: { conf: string; ip?: string | null } | null;
+  model: string;
+  mac: string;
+  vlan?: string | null;
+  boot_order?: number | null;
+  firewall_policy?: string | null;
+}
+
+/** A server as the fake holds it, with its status as of the moment the snapshot was taken. */
+export interface FakeServer {
+  uuid: string;
+  /** The owner's user uuid. */
+  owner: string;
+  name: string;
+  cpu: number;
+  mem: number;
+  smp: number;
+  vnc_password: string;
+  cpu_type: string;
+  cpu_model: string | null;
+  hypervisor: string;
+  cpus_instead_of_cores: boolean;
+  enable_numa: boolean;
+  hv_relaxed: boolean;
+  hv_tsc: boolean;
+  context: boolean;
+  status: string;
+  drives: FakeServerDrive[];
+  nics: FakeServerNic[];
+  meta: Record<string, string>;
+  tags: string[];
+  pubkeys: string[];
+}
+
+export interface FakeDrive {
+  uuid: string;
+  /** The owner's user uuid; null for a library drive. */
+  owner: string | null;
+  name: string;
+  size: number;
+  media: string;
+  storage_type: string | null;
+  status: string;
+  meta: Record<string, unknown>;
+  /** Servers it is attached to (derived). */
+  mounted_on: string[];
+  /** The drive it was cloned from. */
+  clonedFrom?: string;
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  query: Record<string, string>;
+  /** Parsed JSON or form, the raw text if it did not parse, or undefined if empty. */
+  body: unknown;
+  /** Lower-case names; `authorization` keeps only its scheme ("Basic <redacted>"). */
+  headers: Record<string, string>;
+  /** E-mail of the user the request authenticated as, if any. */
+  user?: string;
+}
+
+export interface FaultSpec {
+  /** e.g. 'POST'; default any. */
+  method?: string;
+  /** Tested against the path without query; default any. */
+  path?: RegExp;
+  /** Query parameters that must all be present with these values, e.g. { do: 'start' }. */
+  query?: Record<string, string>;
+  /** How many matching requests it affects (default 1). */
+  times?: number;
+  /** Answer with this status and a CloudSigma error list (or `body`) without touching state. */
+  status?: number;
+  body?: unknown;
+  /** Added to the fault response, or to the normal response if no status is given. */
+  headers?: Record<string, string>;
+  /** Wait this long first; then handle normally unless status/reset is given. */
+  delayMs?: number;
+  /** Destroy the socket without any response. */
+  reset?: boolean;
+  /** Handle the request (state changes!) and then destroy the socket instead of answering: a lost response. */
+  afterSuccess?: 'drop';
+}
+
+export interface SeedServer {
+  /** Owner e-mail. */
+  owner: string;
+  name: string;
+  uuid?: string;
+  status?: string;
+  meta?: Record<string, string>;
+  drives?: FakeServerDrive[];
+  nics?: Array<Partial<FakeServerNic>>;
+  cpu?: number;
+  mem?: number;
+}
+
+export interface SeedDrive {
+  /** Owner e-mail; null for a library drive. */
+  owner: string | null;
+  name: string;
+  uuid?: string;
+  size?: number;
+  status?: string;
+  media?: string;
+  storage_type?: string | null;
+}
+
+export interface CloudSigmaFake {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** `${url}/api/2.0/`, the API base URL. */
+  apiUrl: string;
+  /** `${url}`: the OAuth base; the token endpoint is /realms/cloudsigma/protocol/openid-connect/token. */
+  oauthUrl: string;
+  /** `${url}/service_provider/api/v1/user/impersonate` */
+  impersonationUrl: string;
+  users: FakeUser[];
+  user(email: string): FakeUser;
+  /** Every request in arrival order. */
+  requests: RecordedRequest[];
+  servers(): FakeServer[];
+  /** The account's drives and the library drives. */
+  drives(): FakeDrive[];
+  seedServer(s: SeedServer): FakeServer;
+  /** Many servers at once, cheaply (for listing tests). */
+  seedServers(count: number, make: (i: number) => SeedServer): void;
+  seedDrive(d: SeedDrive): FakeDrive;
+  setServerStatus(uuid: string, status: string): void;
+  setDriveStatus(uuid: string, status: string): void;
+  /** How many tokens each step of the impersonation flow issued since start or reset(). */
+  readonly tokensIssued: { serviceAccount: number; rpt: number; impersonated: number };
+  injectFault(f: FaultSpec): void;
+  clearFaults(): void;
+  /** Drop servers, the account's drives, recorded requests and faults; library drives, users and issued tokens stay. */
+  reset(): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,119 @@
+// Public types of the VPSie fake. Field names follow specs/vpsie.yaml (VPSie's own Go clients).
+
+export interface VpsieFakeOptions {
+  /** A created VM shows up in GET /vm/pending this long after the create request (default 0). */
+  pendingAfterMs?: number;
+  /** ...and leaves the pending view for GET /vm (and GET /vm/{id}) this long after the request (default 50). */
+  visibleAfterMs?: number;
+  /** Once listed, it is powered off and inactive for this long, then power=1, is_active=1 (default 50). */
+  runningAfterMs?: number;
+  /** A deleted VM stays listed (powered off, locked) for this long, then is gone (default 50). */
+  deleteAfterMs?: number;
+  /** A script added with POST /script/add shows up in GET /scripts this long later (default 0). */
+  scriptVisibleAfterMs?: number;
+  /** Values of the Vpsie-Auth header that are accepted (default ['fake-vpsie-token']). */
+  tokens?: string[];
+  /** The account password DELETE /vm wants (default 'fake-account-password'). */
+  accountPassword?: string;
+  /** Refuse a create whose hostname a VM (listed or pending) already has; whether VPSie does is [unconfirmed]. Default false. */
+  rejectDuplicateHostnames?: boolean;
+  /** Port to listen on, 127.0.0.1 only (default 0 = any free port). */
+  port?: number;
+}
+
+/** A VM as the fake holds it, with the phase it is in at the moment of the snapshot. */
+export interface FakeVm {
+  id: number;
+  identifier: string;
+  hostname: string;
+  projectId: string | number;
+  dcIdentifier: string;
+  resourceIdentifier: string;
+  osIdentifier: string;
+  notes?: string;
+  tags: string[];
+  sshKeyIdentifier?: string;
+  scriptIdentifier?: string;
+  /** base64, exactly as sent. */
+  userData?: string;
+  ssd?: number;
+  /** The 0/1 flags as they were sent (strings; numbers are ignored like the real API [sdk]). */
+  flags: Record<string, string>;
+  private_ip: string;
+  default_ip?: string;
+  default_ipv6?: string;
+  is_suspended: number;
+  is_terminated: number;
+  is_deleted: number;
+  /** invisible → pending → listed → running; deleting; gone is not in snapshots. */
+  phase: 'invisible' | 'pending' | 'listed' | 'running' | 'deleting';
+  /** The pending entry's own id (not the VM identifier). */
+  pendingId: string;
+  createdAtMs: number;
+}
+
+export interface FakeScript {
+  identifier: string;
+  script_name: string;
+  script: string;
+  scriptType: string;
+  tags: string[];
+  created_on: string;
+  visibleAtMs: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Path without the query string, e.g. /apps/v2/vm. */
+  path: string;
+  query: Record<string, string>;
+  /** Parsed JSON, the raw text if it did not parse, or undefined if empty. */
+  body: unknown;
+  /** Lower-case names; `vpsie-auth` is replaced by '<redacted>'. */
+  headers: Record<string, string>;
+}
+
+export interface FaultSpec {
+  /** e.g. 'POST'; default any. */
+  method?: string;
+  /** Tested against the path without query; default any. */
+  path?: RegExp;
+  /** How many matching requests it affects (default 1). */
+  times?: number;
+  /** Answer with this status and `body` (default VPSie's error body) without touching state. 200 + an error body is allowed. */
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Wait this long first; then handle normally unless status/reset is given. */
+  delayMs?: number;
+  /** Destroy the socket without any response. */
+  reset?: boolean;
+  /** Handle the request (state changes!) and then destroy the socket instead of answering: a lost response. */
+  afterSuccess?: 'drop';
+}
+
+export interface VpsieFake {
+  /** http://127.0.0.1:PORT */
+  url: string;
+  /** `${url}/apps/v2`, the API base URL the adapter is configured with. */
+  apiUrl: string;
+  /** Every request in arrival order. */
+  requests: RecordedRequest[];
+  /** Every VM the fake knows that is not gone, in every phase. */
+  vms(): FakeVm[];
+  scripts(): FakeScript[];
+  /** A VM that is listed and running right away, e.g. a foreign one. */
+  seedVm(v: Partial<FakeVm> & { hostname: string; projectId: string | number }): FakeVm;
+  /** An entry that stays in the pending view (and never becomes a VM) until reset. */
+  seedPending(p: { hostname: string; projectId: string | number; tags?: unknown[] }): void;
+  seedScript(s: { name: string; script: string; tags?: string[] }): FakeScript;
+  /** Change a VM's flags, e.g. { is_suspended: 1 }. */
+  patchVm(identifier: string, patch: Partial<Pick<FakeVm, 'is_suspended' | 'is_terminated' | 'is_deleted' | 'notes'>>): void;
+  /** Make GET /vm answer a `total` this much larger than its list (a list that left VMs out). */
+  setListTotalExtra(n: number): void;
+  injectFault(f: FaultSpec): void;
+  clearFaults(): void;
+  /** Drop VMs, pending entries, scripts, recorded requests and faults. */
+  reset(): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,303 @@
+// A failure at each create step (clone, drive wait, create, start, running wait): nothing this
+// call made is left behind (or, if removing it fails too, the error and lastKnownState say what is
+// left and where), and the next CreateMachine converges to exactly one running server with one
+// boot drive. Against the fake behind `prism proxy specs/cloudsigma.yaml --errors`.
+import { MachineCode } from '../../src/driver/codes.js';
+import type { DriverCallError } from '../../src/server/driver-client.js';
+import { CloudSigmaHarness, LOCATION, callError, leftoversOf, waitFor, type Status } from '../support/cloudsigma-harness.js';
+
+let h: CloudSigmaHarness;
+
+beforeAll(async () => {
+  h = await CloudSigmaHarness.start();
+});
+afterAll(async () => {
+  await h.close();
+});
+beforeEach(() => h.fake.reset());
+
+const CLONE = { method: 'POST', path: /^\/api\/2\.0\/libdrives\/[^/]+\/action\/$/, query: { do: 'clone' } };
+const CREATE = { method: 'POST', path: /^\/api\/2\.0\/servers\/$/ };
+const START = { method: 'POST', path: /^\/api\/2\.0\/servers\/[^/]+\/action\/$/, query: { do: 'start' } };
+const GET_DRIVE = { method: 'GET', path: /^\/api\/2\.0\/drives\/[0-9a-f-]{36}\/$/ };
+const GET_SERVER = { method: 'GET', path: /^\/api\/2\.0\/servers\/[0-9a-f-]{36}\/$/ };
+const DELETE_DRIVE = { method: 'DELETE', path: /^\/api\/2\.0\/drives\/[0-9a-f-]{36}\/$/ };
+const DELETE_SERVER = { method: 'DELETE', path: /^\/api\/2\.0\/servers\/[0-9a-f-]{36}\/$/ };
+
+/** The next CreateMachine (with what MCM stored from the failed one) ends with one running server and one boot drive. */
+async function convergesToOne(harness: CloudSigmaHarness, name: string, failed?: DriverCallError): Promise<Status> {
+  const lastKnownState = failed ? String(failed.response?.lastKnownState ?? '') : '';
+  const ok = await harness.client.call<Status>('CreateMachine', harness.request(name, { lastKnownState }));
+  const servers = harness.serversOf();
+  expect(servers).toHaveLength(1);
+  expect(servers[0]!.status).toBe('running');
+  expect(ok.providerId).toBe(`cloudsigma://${servers[0]!.uuid}`);
+  const drives = harness.drivesOf();
+  expect(drives).toHaveLength(1);
+  expect(servers[0]!.drives.map((d) => d.drive)).toEqual([drives[0]!.uuid]);
+  return ok;
+}
+
+function nothingLeft(): void {
+  expect(h.serversOf()).toHaveLength(0);
+  expect(h.drivesOf()).toHaveLength(0);
+}
+
+describe('step 1: clone the boot drive', () => {
+  test('refused (402): nothing is made, ResourceExhausted; the next call converges', async () => {
+    h.fake.injectFault({ ...CLONE, status: 402, body: [{ error_type: 'billing', error_message: 'Not enough funds', error_point: null }] });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-c1')));
+    expect(err.code).toBe(MachineCode.ResourceExhausted);
+    expect(err.details).toContain('Not enough funds');
+    nothingLeft();
+    expect(h.createRequests()).toHaveLength(0);
+    await convergesToOne(h, 'alpha-worker-z1-c1', err);
+  });
+
+  test('a 503 (nothing cloned): Unavailable, not repeated; the next call converges', async () => {
+    h.fake.injectFault({ ...CLONE, status: 503 });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-c2')));
+    expect(err.code).toBe(MachineCode.Unavailable);
+    expect(h.cloneRequests()).toHaveLength(1);
+    nothingLeft();
+    await convergesToOne(h, 'alpha-worker-z1-c2', err);
+    expect(h.cloneRequests()).toHaveLength(2);
+  });
+});
+
+describe('step 2: wait until the clone is ready', () => {
+  test('the clone turns unavailable: the drive is removed, Unavailable; the next call converges', async () => {
+    const slow = await CloudSigmaHarness.start({ fake: { cloneAfterMs: 60_000 } });
+    try {
+      const pending = callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-w1')));
+      await waitFor(() => slow.drivesOf().length === 1);
+      slow.fake.setDriveStatus(slow.drivesOf()[0]!.uuid, 'unavailable');
+      const err = await pending;
+      expect(err.code).toBe(MachineCode.Unavailable);
+      expect(err.details).toContain('unavailable');
+      expect(slow.drivesOf()).toHaveLength(0);
+      expect(slow.serversOf()).toHaveLength(0);
+      // Second attempt: its clone is made ready by hand (the fake's clones take a minute here).
+      const next = slow.client.call<Status>('CreateMachine', slow.request('alpha-worker-z1-w1', { lastKnownState: String(err.response?.lastKnownState ?? '') }));
+      await waitFor(() => slow.drivesOf().length === 1);
+      slow.fake.setDriveStatus(slow.drivesOf()[0]!.uuid, 'unmounted');
+      await next;
+      expect(slow.serversOf()).toHaveLength(1);
+      expect(slow.drivesOf()).toHaveLength(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('reading the drive fails and removing it fails too: the error and lastKnownState name it; the next call continues with it', async () => {
+    h.fake.injectFault({ ...GET_DRIVE, status: 500, times: 50 });
+    h.fake.injectFault({ ...DELETE_DRIVE, status: 503, times: 50 });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-w2')));
+    h.fake.clearFaults();
+    expect(err.code).toBe(MachineCode.Unavailable);
+    const [drive] = h.drivesOf();
+    const state = leftoversOf(err);
+    expect(state.cloudsigma).toEqual({ location: LOCATION, step: 'prepare boot drive', leftServers: [], leftDrives: [drive!.uuid] });
+    expect(err.details).toContain(`left at location ${LOCATION}: drive ${drive!.uuid}`);
+    expect(h.serversOf()).toHaveLength(0);
+    await convergesToOne(h, 'alpha-worker-z1-w2', err);
+    // The next call used the drive the first one cloned instead of cloning another.
+    expect(h.cloneRequests()).toHaveLength(1);
+    expect(h.drivesOf()[0]!.uuid).toBe(drive!.uuid);
+  });
+
+  test('a clone slower than the drive wait: DeadlineExceeded, the drive is kept for the next call, which continues with it', async () => {
+    const slow = await CloudSigmaHarness.start({ fake: { cloneAfterMs: 3_000 }, provider: { driveReadyTimeoutMs: 300 } });
+    try {
+      const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-w3')));
+      expect(err.code).toBe(MachineCode.DeadlineExceeded);
+      const [drive] = slow.drivesOf();
+      expect(leftoversOf(err).cloudsigma?.leftDrives).toEqual([drive!.uuid]);
+      expect(err.details).toContain('kept at location');
+      await new Promise((r) => setTimeout(r, 3_000));
+      await convergesToOne(slow, 'alpha-worker-z1-w3', err);
+      expect(slow.cloneRequests()).toHaveLength(1);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+describe('step 3: create the server', () => {
+  test('refused (400): the cloned drive is removed, InvalidArgument with the cloud message; the next call converges', async () => {
+    h.fake.injectFault({ ...CREATE, status: 400, body: [{ error_type: 'validation', error_message: 'VLAN does not exist', error_point: 'nics' }] });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-s1')));
+    expect(err.code).toBe(MachineCode.InvalidArgument);
+    expect(err.details).toContain('VLAN does not exist');
+    expect(err.response?.lastKnownState ?? '').toBe('');
+    nothingLeft();
+    await convergesToOne(h, 'alpha-worker-z1-s1', err);
+  });
+
+  test('refused, and removing the drive fails too: it is named, and the next call reuses it', async () => {
+    h.fake.injectFault({ ...CREATE, status: 400 });
+    h.fake.injectFault({ ...DELETE_DRIVE, status: 503, times: 50 });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-s2')));
+    h.fake.clearFaults();
+    const [drive] = h.drivesOf();
+    expect(leftoversOf(err).cloudsigma).toMatchObject({ step: 'create server', leftDrives: [drive!.uuid], leftServers: [] });
+    expect(err.details).toContain('removing what it made failed too');
+    await convergesToOne(h, 'alpha-worker-z1-s2', err);
+    expect(h.cloneRequests()).toHaveLength(1);
+  });
+
+  test('a 500 (no server made): the drive is removed, Unavailable, the create is not repeated', async () => {
+    h.fake.injectFault({ ...CREATE, status: 500 });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-s3')));
+    expect(err.code).toBe(MachineCode.Unavailable);
+    expect(h.createRequests()).toHaveLength(1);
+    nothingLeft();
+    await convergesToOne(h, 'alpha-worker-z1-s3', err);
+  });
+
+  test('a create that times out while the cloud still makes the server: the drive is kept, the next call adopts the server', async () => {
+    const slow = await CloudSigmaHarness.start({ httpTimeoutMs: 1_500 });
+    try {
+      slow.fake.injectFault({ ...CREATE, delayMs: 3_500 });
+      const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-s4')));
+      expect(err.code).toBe(MachineCode.DeadlineExceeded);
+      await waitFor(() => slow.serversOf().length === 1);
+      const ok = await convergesToOne(slow, 'alpha-worker-z1-s4', err);
+      expect(slow.createRequests()).toHaveLength(1);
+      expect(ok.providerId).toBe(`cloudsigma://${slow.serversOf()[0]!.uuid}`);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+describe('step 4: start the server', () => {
+  test('refused for lack of funds (402): the server is deleted with its drive, ResourceExhausted; the next call converges', async () => {
+    h.fake.injectFault({ ...START, status: 402, body: [{ error_type: 'billing', error_message: 'Not enough funds for 5 days of burst usage', error_point: null }] });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-t1')));
+    expect(err.code).toBe(MachineCode.ResourceExhausted);
+    expect(err.details).toContain('Not enough funds');
+    nothingLeft();
+    await convergesToOne(h, 'alpha-worker-z1-t1', err);
+  });
+
+  test('a lost start answer is retried (start creates nothing) and the server runs', async () => {
+    h.fake.injectFault({ ...START, afterSuccess: 'drop' });
+    await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-t2'));
+    expect(h.serversOf()).toHaveLength(1);
+    expect(h.serversOf()[0]!.status).toBe('running');
+    expect(h.apiRequests('POST', /\/servers\/[^/]+\/action\/$/, { do: 'start' }).length).toBeGreaterThanOrEqual(2);
+    expect(h.createRequests()).toHaveLength(1);
+  });
+
+  test('start refused and deleting the server fails too: the error and lastKnownState name server and drive; MCM’s next GetMachineStatus says Uninitialized and InitializeMachine starts it', async () => {
+    h.fake.injectFault({ ...START, status: 402 });
+    h.fake.injectFault({ ...DELETE_SERVER, status: 503, times: 5 });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-t3')));
+    expect(err.code).toBe(MachineCode.ResourceExhausted);
+    const [server] = h.serversOf();
+    const [drive] = h.drivesOf();
+    expect(server!.status).toBe('stopped');
+    const state = leftoversOf(err);
+    expect(state.providerId).toBe(`cloudsigma://${server!.uuid}`);
+    expect(state.cloudsigma).toEqual({ location: LOCATION, step: 'start server', leftServers: [server!.uuid], leftDrives: [drive!.uuid] });
+    expect(err.details).toContain(`server ${server!.uuid}`);
+    h.fake.clearFaults();
+
+    // What MCM does next: GetMachineStatus (empty providerID) → Uninitialized with the response filled → InitializeMachine.
+    const status = await callError(h.client.call('GetMachineStatus', h.request('alpha-worker-z1-t3')));
+    expect(status.code).toBe(MachineCode.Uninitialized);
+    expect(status.response).toMatchObject({ providerId: `cloudsigma://${server!.uuid}`, nodeName: 'alpha-worker-z1-t3' });
+    const init = await h.client.call<Status>('InitializeMachine', h.request('alpha-worker-z1-t3', { providerID: `cloudsigma://${server!.uuid}` }));
+    expect(init.providerId).toBe(`cloudsigma://${server!.uuid}`);
+    await waitFor(() => h.serversOf()[0]?.status === 'running');
+    const ok = await h.client.call<Status>('GetMachineStatus', h.request('alpha-worker-z1-t3', { providerID: init.providerId }));
+    expect(ok.providerId).toBe(init.providerId);
+    expect(h.serversOf()).toHaveLength(1);
+    expect(h.drivesOf()).toHaveLength(1);
+    expect(h.createRequests()).toHaveLength(1);
+  });
+
+  test('the same leftover: a direct next CreateMachine adopts the stopped server and starts it', async () => {
+    h.fake.injectFault({ ...START, status: 402 });
+    h.fake.injectFault({ ...DELETE_SERVER, status: 503, times: 5 });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-t4')));
+    expect(leftoversOf(err).cloudsigma?.leftServers).toHaveLength(1);
+    h.fake.clearFaults();
+    const ok = await convergesToOne(h, 'alpha-worker-z1-t4', err);
+    expect(ok.providerId).toBe(leftoversOf(err).providerId);
+    expect(h.createRequests()).toHaveLength(1);
+  });
+
+  test('start fails with 5xx beyond the retries and the server cannot be deleted: the outcome counts as unknown, the driver finds the stopped server and starts it in the same call', async () => {
+    h.fake.injectFault({ ...START, status: 503, times: 5 });
+    h.fake.injectFault({ ...DELETE_SERVER, status: 503, times: 5 });
+    await convergesToOne(h, 'alpha-worker-z1-t5');
+    expect(h.createRequests()).toHaveLength(1);
+  });
+});
+
+describe('step 5: wait until the server runs', () => {
+  test('reading the server fails: Unavailable naming it, the server is kept and the next call adopts it', async () => {
+    h.fake.injectFault({ ...GET_SERVER, status: 500, times: 50 });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-r1')));
+    h.fake.clearFaults();
+    expect(err.code).toBe(MachineCode.Unavailable);
+    const [server] = h.serversOf();
+    expect(leftoversOf(err).providerId).toBe(`cloudsigma://${server!.uuid}`);
+    await convergesToOne(h, 'alpha-worker-z1-r1', err);
+    expect(h.createRequests()).toHaveLength(1);
+  });
+
+  test('not running in time: DeadlineExceeded, the server is kept and adopted next time', async () => {
+    const slow = await CloudSigmaHarness.start({ fake: { runningAfterMs: 3_000 }, timings: { createTimeoutMs: 300 } });
+    try {
+      const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-r2')));
+      expect(err.code).toBe(MachineCode.DeadlineExceeded);
+      await new Promise((r) => setTimeout(r, 3_000));
+      await convergesToOne(slow, 'alpha-worker-z1-r2', err);
+      expect(slow.createRequests()).toHaveLength(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test('the server ends up paused (dead): it is stopped and deleted with its drive, Internal; the next call makes a new one', async () => {
+    const slow = await CloudSigmaHarness.start({ fake: { runningAfterMs: 60_000 } });
+    try {
+      const pending = callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-r3')));
+      await waitFor(() => slow.serversOf()[0]?.status === 'starting');
+      const first = slow.serversOf()[0]!.uuid;
+      slow.fake.setServerStatus(first, 'paused');
+      const err = await pending;
+      expect(err.code).toBe(MachineCode.Internal);
+      expect(err.details).toContain('paused');
+      await waitFor(() => slow.serversOf().length === 0);
+      expect(slow.drivesOf()).toHaveLength(0);
+      const next = slow.client.call<Status>('CreateMachine', slow.request('alpha-worker-z1-r3'));
+      await waitFor(() => slow.serversOf()[0]?.status === 'starting');
+      slow.fake.setServerStatus(slow.serversOf()[0]!.uuid, 'running');
+      const ok = await next;
+      expect(ok.providerId).not.toBe(`cloudsigma://${first}`);
+      expect(slow.serversOf()).toHaveLength(1);
+      expect(slow.drivesOf()).toHaveLength(1);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+test('a leftover boot drive from a crashed attempt (no lastKnownState) is found by its name and used', async () => {
+  const name = 'alpha-worker-z1-crash';
+  const drive = h.fake.seedDrive({ owner: 'alice@example.com', name: `mcm:shoot--garden--alpha:${name}:boot`, size: 10 * 1024 ** 3 });
+  const stale = h.fake.seedDrive({ owner: 'alice@example.com', name: `mcm:shoot--garden--alpha:${name}:boot`, status: 'unavailable' });
+  const unrelated = h.fake.seedDrive({ owner: 'alice@example.com', name: `mcm:shoot--garden--beta:${name}:boot` });
+  await h.client.call<Status>('CreateMachine', h.request(name));
+  const [server] = h.serversOf();
+  expect(h.serversOf()).toHaveLength(1);
+  expect(server!.drives.map((d) => d.drive)).toEqual([drive.uuid]);
+  expect(h.cloneRequests()).toHaveLength(0);
+  const left = h.drivesOf().map((d) => d.uuid);
+  expect(left).not.toContain(stale.uuid);
+  expect(left).toContain(unrelated.uuid);
+});
