@@ -67,9 +67,8 @@ export class MachineDriver {
   async getMachineStatus(call: MachineCall, signal: AbortSignal): Promise<MachineStatus> {
     const { machine, bound } = await this.bindMachine(call);
     try {
-      const vm = await this.findMachineVm(bound.session, machine, signal);
-      if (!vm) throw new MachineError(MachineCode.NotFound, `no VM found for machine ${machine.name}`);
-      const status = this.statusOf(machine, failIfFailed(vm));
+      const vm = failIfFailed(await this.requireMachineVm(bound.session, machine, signal));
+      const status = this.statusOf(machine, vm);
       if (vm.state === 'stopped' && bound.session.start) {
         throw new MachineError(MachineCode.Uninitialized, `VM ${vm.providerId} exists but is stopped; InitializeMachine starts it`, {
           providerId: status.providerId,
@@ -109,9 +108,7 @@ export class MachineDriver {
   async initializeMachine(call: MachineCall, signal: AbortSignal): Promise<MachineStatus> {
     const { machine, bound } = await this.bindMachine(call);
     try {
-      const vm = await this.findMachineVm(bound.session, machine, signal);
-      if (!vm) throw new MachineError(MachineCode.NotFound, `no VM found for machine ${machine.name}`);
-      failIfFailed(vm);
+      const vm = failIfFailed(await this.requireMachineVm(bound.session, machine, signal));
       if (vm.state === 'stopped' && bound.session.start) {
         await bound.session.start(vm.providerId, signal);
         logger.info('started a stopped VM', { providerId: vm.providerId });
@@ -223,6 +220,12 @@ export class MachineDriver {
     return { machine, bound: { provider: provider!, session, machineClass } };
   }
 
+  private async requireMachineVm(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
+    const vm = await this.findMachineVm(session, machine, signal);
+    if (!vm) throw new MachineError(MachineCode.NotFound, `no VM found for machine ${machine.name}`);
+    return vm;
+  }
+
   private async findMachineVm(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord | undefined> {
     if (machine.providerId) {
       try {
@@ -260,13 +263,7 @@ export class MachineDriver {
 
   private async findByMarkers(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord | undefined> {
     const vms = (await session.findByMachine(machine.name, signal)).filter((vm) => vm.state !== 'deleting');
-    if (vms.length > 1) {
-      throw new MachineError(
-        MachineCode.OutOfRange,
-        `${vms.length} VMs carry the markers of machine ${machine.name}: ${vms.map((v) => v.providerId).join(', ')}`,
-      );
-    }
-    return vms[0];
+    return atMostOne(vms, machine);
   }
 
   private async ensureRunningVm(bound: Bound, machine: MachineRef, signal: AbortSignal): Promise<MachineStatus> {
@@ -279,13 +276,7 @@ export class MachineDriver {
       if (existing.some((v) => v.state === 'deleting')) {
         throw new MachineError(MachineCode.Unavailable, `an earlier VM of machine ${machine.name} is still being deleted`);
       }
-      if (existing.length > 1) {
-        throw new MachineError(
-          MachineCode.OutOfRange,
-          `${existing.length} VMs carry the markers of machine ${machine.name}: ${existing.map((v) => v.providerId).join(', ')}`,
-        );
-      }
-      seen.vm = existing[0];
+      seen.vm = atMostOne(existing, machine);
       if (seen.vm) {
         logger.info('adopting existing VM', { providerId: seen.vm.providerId, state: seen.vm.state });
       } else {
@@ -388,6 +379,14 @@ export class MachineDriver {
   private statusOf(machine: MachineRef, vm: VmRecord): MachineStatus {
     return { providerId: vm.providerId, nodeName: machine.name, addresses: vm.addresses };
   }
+}
+
+/** One Machine, one VM: more is OutOfRange (MCM then runs its orphan sweep) and nothing is created. */
+function atMostOne(vms: VmRecord[], machine: MachineRef): VmRecord | undefined {
+  if (vms.length > 1) {
+    throw new MachineError(MachineCode.OutOfRange, `${vms.length} VMs carry the markers of machine ${machine.name}: ${vms.map((v) => v.providerId).join(', ')}`);
+  }
+  return vms[0];
 }
 
 function failIfFailed(vm: VmRecord): VmRecord {
