@@ -17,14 +17,24 @@ const MIN_SECRET_LENGTH = 6;
  * private key) is cut out of a message before it leaves the process.
  */
 export function secretRedactor(secretData: SecretData | undefined): (text: string) => string {
+  // Collected on first use: most calls succeed and never redact, and trying every Secret value
+  // as JSON (a thrown SyntaxError for most) costs measurable CPU per call (bench/RESULTS.md).
+  let ordered: string[] | undefined;
+  return (text) => {
+    ordered ??= secretsOf(secretData);
+    return ordered.reduce((acc, s) => (acc.includes(s) ? acc.split(s).join('<redacted>') : acc), text);
+  };
+}
+
+/** Every value to cut out, longest first. */
+function secretsOf(secretData: SecretData | undefined): string[] {
   const secrets = new Set<string>();
   for (const raw of Object.values(secretData ?? {})) {
     const value = Buffer.from(raw).toString('utf8');
     addSecret(secrets, value);
     addJsonStrings(secrets, value);
   }
-  const ordered = [...secrets].sort((a, b) => b.length - a.length);
-  return (text) => ordered.reduce((acc, s) => (acc.includes(s) ? acc.split(s).join('<redacted>') : acc), text);
+  return [...secrets].sort((a, b) => b.length - a.length);
 }
 
 function addSecret(secrets: Set<string>, value: string): void {

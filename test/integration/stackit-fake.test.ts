@@ -545,6 +545,31 @@ describe(`STACKIT fake behind Prism proxy (${STACKIT_SPEC})`, () => {
   });
 });
 
+describe('STACKIT fake with latencyMs', () => {
+  it('answers every request after the delay, and otherwise as usual', async () => {
+    const slow = await startStackitFake({ latencyMs: 200, activeAfterMs: 0 });
+    try {
+      const timed = async (method: string, path: string, opts?: Parameters<typeof api>[3]) => {
+        const t0 = Date.now();
+        const res = await api(slow.url, method, path, opts);
+        return { ...res, ms: Date.now() - t0 };
+      };
+      const created = await timed('POST', serversPath(), { body: createPayload('slow') });
+      expect(created.status).toBe(201);
+      expect(created.ms).toBeGreaterThanOrEqual(190);
+      const got = await timed('GET', `${serversPath()}/${created.body.id}`);
+      expect(got.status).toBe(200);
+      expect(got.body.status).toBe('ACTIVE');
+      expect(got.ms).toBeGreaterThanOrEqual(190);
+      const denied = await timed('GET', serversPath(), { token: null });
+      expect(denied.status).toBe(401);
+      expect(denied.ms).toBeGreaterThanOrEqual(190);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
 describe(`Prism mock (${STACKIT_SPEC})`, () => {
   let mock: PrismProcess;
   beforeAll(async () => {

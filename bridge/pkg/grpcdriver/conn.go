@@ -29,6 +29,13 @@ const (
 	reconnectMaxDelay = 5 * time.Second
 	// minConnectTimeout bounds one connection attempt.
 	minConnectTimeout = 5 * time.Second
+	// maxResponseBytes is the largest answer the bridge accepts. grpc-go's
+	// default of 4 MiB is too small for ListMachines: its answer takes about
+	// 110 bytes per VM (providerID and Machine name), so a class of some
+	// 38,000 VMs failed with ResourceExhausted (bench/RESULTS.md, 50,000 VMs).
+	// 64 MiB is over half a million VMs; the sidecar itself bounds what it
+	// reads from the cloud (--max-cloud-response).
+	maxResponseBytes = 64 << 20
 )
 
 // NewClientConn returns a lazily connecting gRPC client connection to the
@@ -62,6 +69,7 @@ func NewClientConn(endpoint string, extra ...grpc.DialOption) (*grpc.ClientConn,
 			},
 			MinConnectTimeout: minConnectTimeout,
 		}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes)),
 	}
 	opts = append(opts, extra...)
 	conn, err := grpc.NewClient(target, opts...)

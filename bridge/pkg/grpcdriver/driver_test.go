@@ -19,6 +19,7 @@ import (
 	mcmstatus "github.com/gardener/machine-controller-manager/pkg/util/provider/machinecodes/status"
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -759,6 +760,30 @@ func TestConcurrentCalls(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// A class with tens of thousands of VMs gives a ListMachines answer above
+// grpc-go's default 4 MiB receive limit; the bridge must still take it.
+func TestLargeListMachinesAnswer(t *testing.T) {
+	const vms = 60_000
+	list := make(map[string]string, vms)
+	for i := range vms {
+		list[fmt.Sprintf("stackit://3f1c2a4b-5d6e-4f70-8a9b-0c1d2e3f4a5b/00000000-0000-4000-8000-%012d", i)] = fmt.Sprintf("shoot--p--c-worker-z1-%06d", i)
+	}
+	if size := proto.Size(&driverv1.ListMachinesResponse{MachineList: list}); size <= 4<<20 {
+		t.Fatalf("the answer is %d bytes, not above 4 MiB", size)
+	}
+	f := &fakeSidecar{list: func(context.Context, *driverv1.ListMachinesRequest) (*driverv1.ListMachinesResponse, error) {
+		return &driverv1.ListMachinesResponse{MachineList: list}, nil
+	}}
+	d := newDriver(t, startTCP(t, f), testTimeout)
+	resp, err := d.ListMachines(context.Background(), &driver.ListMachinesRequest{MachineClass: sampleClass(), Secret: sampleSecret()})
+	if err != nil {
+		t.Fatalf("ListMachines: %v", err)
+	}
+	if len(resp.MachineList) != vms {
+		t.Fatalf("ListMachines: %d VMs, want %d", len(resp.MachineList), vms)
 	}
 }
 

@@ -2,9 +2,11 @@
 // token endpoint, on node:http only. Usually driven through `prism proxy specs/stackit-iaas.yaml`
 // (see test/support/prism.ts), which checks requests and responses against the spec while this
 // fake supplies the state Prism's own mock cannot keep.
+import { setMaxListeners } from 'node:events';
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeRaw, writeTruncated } from '../fault-responses.js';
 import { FaultQueue } from './faults.js';
 import { apiError, readBody, writeResponse, type FakeResponse } from './http.js';
 import { handleIaas, isIaasPath } from './routes.js';
@@ -28,7 +30,10 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
   const requests: RecordedRequest[] = [];
   // Aborts fault delays on close() so no timer outlives the fake.
   const closing = new AbortController();
+  // Every delayed request listens for close(); many at once are expected, not a leak.
+  setMaxListeners(0, closing.signal);
   const sockets = new Set<Socket>();
+  const latencyMs = options.latencyMs ?? 0;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
@@ -47,11 +52,16 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
     const isForm = contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded') ?? false;
     const parsed = parseBody(rawBody, isForm);
     record.body = parsed.value;
+    if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: closing.signal });
 
     const fault = faults.take(method, url.pathname);
     if (fault?.delayMs) await sleep(fault.delayMs, undefined, { signal: closing.signal });
     if (fault?.reset) {
       req.socket.destroy();
+      return;
+    }
+    if (fault?.rawBody !== undefined) {
+      writeRaw(res, fault.status ?? 200, fault.rawBody, fault.headers);
       return;
     }
     if (fault?.status !== undefined) {
@@ -66,6 +76,10 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
     const response = await route(method, url, req, parsed, isForm);
     if (fault?.afterSuccess === 'drop') {
       req.socket.destroy();
+      return;
+    }
+    if (fault?.afterSuccess === 'truncate') {
+      writeTruncated(res, response.status, response.body, { ...response.headers, ...fault.headers });
       return;
     }
     writeResponse(res, { ...response, headers: { ...response.headers, ...fault?.headers } });

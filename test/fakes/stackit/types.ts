@@ -13,6 +13,11 @@ export interface StackitFakeOptions {
   tokenTtlSeconds?: number;
   /** Port to listen on, 127.0.0.1 only (default 0 = any free port). */
   port?: number;
+  /**
+   * A simulated slow cloud: every request (/token included) is answered this long after it
+   * arrived, then handled as usual (default 0 = no delay). Used by the benchmarks (bench/).
+   */
+  latencyMs?: number;
 }
 
 export type CreateServerNetworking = { networkId: string } | { nicIds: string[] };
@@ -115,8 +120,13 @@ export interface FaultSpec {
   delayMs?: number;
   /** Destroy the socket without any response. */
   reset?: boolean;
-  /** Handle the request (state changes!) and then destroy the socket instead of answering: a lost response. */
-  afterSuccess?: 'drop';
+  /**
+   * Handle the request (state changes!), then instead of answering: `drop` destroys the socket (a lost response);
+   * `truncate` sends the status, headers and the first half of the body, then destroys the socket (a response cut mid-body).
+   */
+  afterSuccess?: 'drop' | 'truncate';
+  /** Answer `status` (default 200) with exactly this text as the body, e.g. malformed JSON, without touching state. */
+  rawBody?: string;
 }
 
 export interface StackitFake {

@@ -1,0 +1,152 @@
+// The sidecar as it ships: compiled once with tsc (tsconfig.build.json) into bench/.build and run
+// as its own process with `node bench/.build/src/cli/main.js serve`, gRPC on a loopback port.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { DriverClient, packageDefinition } from '../../src/server/proto.js';
+import type { DriverMethod } from '../../src/server/driver-client.js';
+
+export const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
+export const BUILD_DIR = join(ROOT, 'bench', '.build');
+const MAIN_JS = join(BUILD_DIR, 'src', 'cli', 'main.js');
+
+/**
+ * Compiles src/ (and test/fakes, per tsconfig.build.json) into bench/.build, so the bench runs
+ * the JavaScript that ships and never touches dist/. tsc emits even when files being written
+ * by others fail to typecheck; that is reported, not fatal, as long as main.js is there.
+ */
+export function buildSidecar(): { ms: number; typeErrors: string[] } {
+  const started = performance.now();
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD_DIR], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  const typeErrors = (r.stdout ?? '').split('\n').filter((l) => /error TS\d+/.test(l));
+  if (!existsSync(MAIN_JS)) throw new Error(`tsc did not produce ${MAIN_JS}:\n${r.stdout}\n${r.stderr}`);
+  return { ms: performance.now() - started, typeErrors };
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface SidecarOptions {
+  /** Where the clouds are, e.g. { STACKIT_API_ENDPOINT: fake.url }. */
+  env: Record<string, string>;
+  /** --poll-interval in ms (the bench uses 1 ms: waits cost the same on both sides, see README). */
+  pollIntervalMs?: number;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+  /** Name of the stderr log file under bench/.build/logs. */
+  logName: string;
+}
+
+export interface SidecarProcess {
+  pid: number;
+  target: string;
+  /** Wall time from spawn to the first gRPC health answer SERVING. */
+  startMs: number;
+  stop(): Promise<number | null>;
+}
+
+/** Spawns the sidecar and resolves once gRPC health answers SERVING. */
+export async function startSidecar(options: SidecarOptions): Promise<SidecarProcess> {
+  const [port, httpPort] = [await freePort(), await freePort()];
+  const target = `127.0.0.1:${port}`;
+  const logDir = join(BUILD_DIR, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const logFd = openSync(join(logDir, `${options.logName}.log`), 'w');
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, LOG_LEVEL: 'info' };
+  delete env.NODE_OPTIONS;
+  const args = [
+    ...(options.nodeArgs ?? []),
+    MAIN_JS,
+    'serve',
+    '--listen', target,
+    '--http-listen', `127.0.0.1:${httpPort}`,
+    '--poll-interval', `${options.pollIntervalMs ?? 1}ms`,
+    '--create-timeout', '60s',
+    '--delete-timeout', '60s',
+    '--http-timeout', '60s',
+    '--shutdown-grace', '5s',
+  ];
+  const started = performance.now();
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', logFd] });
+  closeSync(logFd);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await waitServing(target, 30_000, exited);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  const startMs = performance.now() - started;
+  return {
+    pid: child.pid!,
+    target,
+    startMs,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+const HealthClient = (grpc.loadPackageDefinition(packageDefinition) as unknown as {
+  grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+}).grpc.health.v1.Health;
+
+/** Polls grpc.health.v1.Health/Check (fast reconnects, wait-for-ready) until SERVING. */
+async function waitServing(target: string, timeoutMs: number, exited: Promise<number | null>): Promise<void> {
+  const client = new HealthClient(target, grpc.credentials.createInsecure(), {
+    'grpc.initial_reconnect_backoff_ms': 2,
+    'grpc.min_reconnect_backoff_ms': 2,
+    'grpc.max_reconnect_backoff_ms': 5,
+  });
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  void exited.then(() => (gone = true));
+  try {
+    for (;;) {
+      if (gone) throw new Error('the sidecar exited before it was SERVING (see bench/.build/logs)');
+      if (Date.now() > deadline) throw new Error(`the sidecar was not SERVING within ${timeoutMs} ms`);
+      const status = await new Promise<string | undefined>((resolve) => {
+        client.Check!({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 1_000, waitForReady: true } as grpc.CallOptions, (err: unknown, res?: { status: string }) =>
+          resolve(err ? undefined : res?.status),
+        );
+      });
+      if (status === 'SERVING') return;
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** A Driver client on one channel (as the bridge has one ClientConn), without a receive size limit. */
+export class SidecarClient {
+  private readonly client: grpc.Client;
+
+  constructor(target: string) {
+    this.client = new DriverClient(target, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+  }
+
+  call<Res = any>(method: DriverMethod, request: object): Promise<Res> {
+    const fn = (this.client as unknown as Record<string, Function>)[method]!;
+    return new Promise<Res>((resolve, reject) => {
+      fn.call(this.client, request, (err: grpc.ServiceError | null, res?: Res) => (err ? reject(new Error(`${method}: ${err.code} ${err.details}`)) : resolve(res as Res)));
+    });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
