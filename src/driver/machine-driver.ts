@@ -5,7 +5,7 @@ import { vmCreateDuration } from '../observability/metrics.js';
 import { MachineCode } from './codes.js';
 import { asMachineError, withLastKnownState } from './errors.js';
 import { MachineError } from './machine-error.js';
-import { parseMachine, parseMachineClass, throwIfProblems } from './machine-request.js';
+import { readMachine, readMachineClass, throwIfProblems } from './machine-request.js';
 import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, NodeAddress, SecretData, VmRecord } from './provider.js';
 import type { ProviderRegistry } from './provider-registry.js';
 import { SingleFlight } from './single-flight.js';
@@ -153,7 +153,7 @@ export class MachineDriver {
    */
   async listMachines(call: Omit<MachineCall, 'machine'>, signal: AbortSignal): Promise<Record<string, string>> {
     const problems: string[] = [];
-    const machineClass = parseMachineClass(call.machineClass, problems);
+    const machineClass = readMachineClass(call.machineClass, problems);
     const provider = this.providers.find(machineClass.provider);
     if (problems.length > 0 || !provider) {
       logger.info('list machines: class is not served by this driver, answering an empty list', {
@@ -200,15 +200,15 @@ export class MachineDriver {
   /** Which provider a call is for, for logs and metrics, without failing. */
   describeCall(call: Partial<MachineCall>): { provider: string; machine: string; machineClass: string } {
     const problems: string[] = [];
-    const machine = call.machine ? parseMachine(call.machine, problems) : undefined;
-    const cls = parseMachineClass(call.machineClass, problems);
+    const machine = call.machine ? readMachine(call.machine, problems) : undefined;
+    const cls = readMachineClass(call.machineClass, problems);
     return { provider: this.providers.find(cls.provider)?.name ?? cls.provider, machine: machine?.name ?? '', machineClass: cls.name };
   }
 
   private async bindMachine(call: MachineCall): Promise<{ machine: MachineRef; bound: Bound }> {
     const problems: string[] = [];
-    const machine = parseMachine(call.machine, problems);
-    const machineClass = parseMachineClass(call.machineClass, problems);
+    const machine = readMachine(call.machine, problems);
+    const machineClass = readMachineClass(call.machineClass, problems);
     const provider = this.providers.find(machineClass.provider);
     if (!provider && !problems.some((p) => p.startsWith('machineClass:'))) {
       problems.push(

@@ -31,6 +31,32 @@ export function parseMachineClass(bytes: Uint8Array | undefined, problems: strin
   };
 }
 
+/**
+ * The same request bytes are read twice per RPC (once to name the call in
+ * logs and metrics, once to serve it): parse each buffer once.
+ */
+const parsed = new WeakMap<Uint8Array, { value: unknown; problems: string[] }>();
+
+function once<T>(bytes: Uint8Array | undefined, problems: string[], parse: (b: Uint8Array | undefined, p: string[]) => T): T {
+  if (!bytes) return parse(bytes, problems);
+  let hit = parsed.get(bytes);
+  if (!hit) {
+    const own: string[] = [];
+    hit = { value: parse(bytes, own), problems: own };
+    parsed.set(bytes, hit);
+  }
+  problems.push(...hit.problems);
+  return hit.value as T;
+}
+
+export function readMachine(bytes: Uint8Array | undefined, problems: string[]): MachineRef {
+  return once(bytes, problems, parseMachine);
+}
+
+export function readMachineClass(bytes: Uint8Array | undefined, problems: string[]): MachineClassRef {
+  return once(bytes, problems, parseMachineClass);
+}
+
 export function throwIfProblems(problems: string[]): void {
   if (problems.length > 0) throw new InvalidInputError(problems);
 }
