@@ -1,0 +1,68 @@
+# syntax=docker/dockerfile:1
+#
+# Images of mcm-grpc-driver (multi-stage; every runtime image is non-root):
+#
+#   docker build --target sidecar        -t mcm-grpc-driver-sidecar:dev .         (the default target)
+#   docker build --target bridge         -t mcm-grpc-driver-bridge:dev .
+#   docker build --target e2e-fake-cloud -t mcm-grpc-driver-e2e-fake-cloud:dev .  (kind e2e only)
+#
+# In a Gardener seed the bridge image is the provider sidecar container of the
+# machine-controller-manager Deployment (its entrypoint takes MCM's provider
+# flags unchanged), and the sidecar image runs next to it; both mount an
+# emptyDir at /var/run/mcm-driver for the driver socket. See kind/base.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG GO_IMAGE=golang:1.26-bookworm
+
+# ---- Node dependencies (dev included: TypeScript, tsx, Prism) ---------------
+FROM ${NODE_IMAGE} AS node-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+
+# ---- the sidecar, compiled; then only production dependencies --------------
+FROM node-deps AS sidecar-build
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# tsconfig.build.json also compiles the fakes: `mcm-driver demo` plays against the STACKIT fake.
+COPY test/fakes ./test/fakes
+RUN npm run build && npm prune --omit=dev --ignore-scripts
+
+# ---- the Go bridge (MCM's machine controller + gRPC forwarding) -------------
+FROM ${GO_IMAGE} AS bridge-build
+WORKDIR /src/bridge
+ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly
+COPY bridge/go.mod bridge/go.sum ./
+RUN go mod download
+COPY bridge/ ./
+RUN go build -trimpath -ldflags "-s -w" -o /out/machine-controller ./cmd/machine-controller
+
+FROM gcr.io/distroless/static-debian12:nonroot AS bridge
+COPY --from=bridge-build /out/machine-controller /machine-controller
+USER 65532:65532
+# 10259: MCM's provider metrics/healthz port (--port)
+EXPOSE 10259
+ENTRYPOINT ["/machine-controller"]
+
+# ---- fake clouds + Prism for the kind e2e (test code; never deploy elsewhere) -
+FROM node-deps AS e2e-fake-cloud
+COPY tsconfig.json ./
+COPY specs ./specs
+COPY test/fakes ./test/fakes
+COPY test/e2e/clouds ./test/e2e/clouds
+COPY test/e2e/fake-cloud ./test/e2e/fake-cloud
+USER 1000:1000
+ENTRYPOINT ["node", "--import", "tsx", "test/e2e/fake-cloud/main.ts"]
+
+# ---- the sidecar (last stage: the default target) ---------------------------
+FROM gcr.io/distroless/nodejs20-debian12:nonroot AS sidecar
+WORKDIR /app
+COPY --from=sidecar-build /app/package.json ./
+COPY --from=sidecar-build /app/node_modules ./node_modules
+COPY --from=sidecar-build /app/dist ./dist
+COPY proto ./proto
+USER 65532:65532
+# gRPC on the socket in /var/run/mcm-driver (an emptyDir shared with the bridge);
+# /healthz, /readyz, /metrics on --http-listen.
+ENTRYPOINT ["/nodejs/bin/node", "dist/src/cli/main.js"]
+CMD ["serve"]
