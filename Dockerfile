@@ -63,6 +63,8 @@ COPY --from=sidecar-build /app/dist ./dist
 COPY proto ./proto
 USER 65532:65532
 # gRPC on the socket in /var/run/mcm-driver (an emptyDir shared with the bridge);
-# /healthz, /readyz, /metrics on --http-listen.
+# /healthz, /readyz, /metrics on --http-listen. Node runs as PID 1 without tini on
+# purpose: `serve` installs its own SIGTERM/SIGINT handlers (graceful shutdown) and
+# starts no child processes, so there is nothing to reap.
 ENTRYPOINT ["/nodejs/bin/node", "dist/src/cli/main.js"]
 CMD ["serve"]

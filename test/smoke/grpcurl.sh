@@ -31,4 +31,4 @@ health=$("$grpcurl" -plaintext -d '{"service":"mcm.driver.v1.Driver"}' "127.0.0.
 grep -q SERVING <<<"$health"
 kill -TERM "$pid"
 wait "$pid"
-echo "grpcurl smoke: 5 passed, 0 failed"
+echo "grpcurl: 5 passed, 0 failed"
