@@ -1,16 +1,14 @@
 import { resolve } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { MachineDriver, type DriverTimings } from '../../src/driver/machine-driver.js';
 import { ProviderRegistry } from '../../src/driver/provider-registry.js';
 import type { RetryPolicy } from '../../src/http/retry-policy.js';
-import { logger } from '../../src/observability/logger.js';
 import { CloudSigmaProvider, type CloudSigmaProviderOptions } from '../../src/providers/cloudsigma/cloudsigma-provider.js';
-import { DriverServiceClient, isDriverCallError, type DriverCallError } from '../../src/server/driver-client.js';
+import { DriverServiceClient, type DriverCallError } from '../../src/server/driver-client.js';
 import { startSidecar, type Sidecar } from '../../src/server/sidecar.js';
 import { packageRoot } from '../../src/support/package-root.js';
 import { FAKE_PARTNER, LIBRARY_DRIVE, startCloudSigmaFake, type CloudSigmaFake, type CloudSigmaFakeOptions } from '../fakes/cloudsigma/index.js';
 import { startPrismProxy, type PrismProcess } from './prism.js';
+import { LogCapture } from './log-capture.js';
 
 export const CLOUDSIGMA_SPEC = resolve(packageRoot, 'specs', 'cloudsigma.yaml');
 export const NAMESPACE = 'shoot--garden--alpha';
@@ -47,8 +45,10 @@ export type SecretKind = 'basic' | 'token' | 'impersonate';
  * impersonation endpoints are not part of API 2.0 and are called directly.
  */
 export class CloudSigmaHarness {
-  readonly logs: string[] = [];
-  private transport?: winston.transport;
+  get logs(): string[] {
+    return this.capture.lines;
+  }
+  private readonly capture = new LogCapture();
 
   private constructor(
     readonly fake: CloudSigmaFake,
@@ -79,7 +79,6 @@ export class CloudSigmaHarness {
     });
     const sidecar = await startSidecar({ listen: '127.0.0.1:0', httpListen: '127.0.0.1:0', driver, shutdownGraceMs: 2_000 });
     const h = new CloudSigmaHarness(fake, prism, sidecar, new DriverServiceClient(sidecar.grpcTarget));
-    h.captureLogs();
     return h;
   }
 
@@ -159,20 +158,9 @@ export class CloudSigmaHarness {
     return this.apiRequests('POST', /\/action\/$/, { do: 'clone' });
   }
 
-  private captureLogs(): void {
-    const sink = new Writable({
-      write: (chunk: Buffer, _enc, done) => {
-        this.logs.push(chunk.toString());
-        done();
-      },
-    });
-    this.transport = new winston.transports.Stream({ stream: sink, level: 'debug' });
-    logger.add(this.transport);
-    logger.level = 'debug';
-  }
 
   async close(): Promise<void> {
-    if (this.transport) logger.remove(this.transport);
+    this.capture.stop();
     this.client.close();
     await this.sidecar.shutdown();
     await this.prism?.close();
@@ -188,16 +176,7 @@ export async function waitFor(probe: () => boolean, timeoutMs = 10_000): Promise
   }
 }
 
-/** The DriverCallError a call ends with; fails the test if the call succeeds. */
-export async function callError(p: Promise<unknown>): Promise<DriverCallError> {
-  try {
-    await p;
-  } catch (err) {
-    if (isDriverCallError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
+export { callError } from './call-error.js';
 
 export type Status = { providerId: string; nodeName: string; addresses: Array<{ type: string; address: string }> };
 

@@ -1,12 +1,10 @@
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { MachineDriver, type DriverTimings } from '../../src/driver/machine-driver.js';
 import type { RetryPolicy } from '../../src/http/retry-policy.js';
-import { logger } from '../../src/observability/logger.js';
 import { defaultProviders } from '../../src/providers/index.js';
 import { DriverServiceClient } from '../../src/server/driver-client.js';
 import { startSidecar, type Sidecar } from '../../src/server/sidecar.js';
 import { startStackitFake, type StackitFake, type StackitFakeOptions } from '../fakes/stackit/index.js';
+import { LogCapture } from './log-capture.js';
 import { STACKIT_SPEC, startPrismProxy, type PrismProcess } from './prism.js';
 
 export const PROJECT_ID = '3f1c2a4b-5d6e-4f70-8a9b-0c1d2e3f4a5b';
@@ -40,8 +38,10 @@ export interface HarnessOptions {
  * test can look for secrets in them.
  */
 export class StackitHarness {
-  readonly logs: string[] = [];
-  private transport?: winston.transport;
+  get logs(): string[] {
+    return this.capture.lines;
+  }
+  private readonly capture = new LogCapture();
 
   private constructor(
     readonly fake: StackitFake,
@@ -63,7 +63,6 @@ export class StackitHarness {
     );
     const sidecar = await startSidecar({ listen: '127.0.0.1:0', httpListen: '127.0.0.1:0', driver, shutdownGraceMs: 2_000 });
     const h = new StackitHarness(fake, prism, sidecar, new DriverServiceClient(sidecar.grpcTarget));
-    h.captureLogs();
     return h;
   }
 
@@ -108,20 +107,9 @@ export class StackitHarness {
     return this.fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/servers'));
   }
 
-  private captureLogs(): void {
-    const sink = new Writable({
-      write: (chunk: Buffer, _enc, done) => {
-        this.logs.push(chunk.toString());
-        done();
-      },
-    });
-    this.transport = new winston.transports.Stream({ stream: sink, level: 'debug' });
-    logger.add(this.transport);
-    logger.level = 'debug';
-  }
 
   async close(): Promise<void> {
-    if (this.transport) logger.remove(this.transport);
+    this.capture.stop();
     this.client.close();
     await this.sidecar.shutdown();
     await this.prism?.close();

@@ -1,17 +1,15 @@
 import { resolve } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { MachineCode } from '../../src/driver/codes.js';
 import { MachineDriver, type DriverTimings } from '../../src/driver/machine-driver.js';
 import { ProviderRegistry } from '../../src/driver/provider-registry.js';
 import type { RetryPolicy } from '../../src/http/retry-policy.js';
-import { logger } from '../../src/observability/logger.js';
 import { VpsieProvider, type VpsieProviderOptions } from '../../src/providers/vpsie/vpsie-provider.js';
 import { DriverServiceClient, isDriverCallError, type DriverCallError } from '../../src/server/driver-client.js';
 import { startSidecar, type Sidecar } from '../../src/server/sidecar.js';
 import { packageRoot } from '../../src/support/package-root.js';
 import { FAKE_ACCOUNT_PASSWORD, FAKE_TOKEN, startVpsieFake, type VpsieFake, type VpsieFakeOptions } from '../fakes/vpsie/index.js';
 import { startPrismProxy, type PrismProcess } from './prism.js';
+import { LogCapture } from './log-capture.js';
 
 export const VPSIE_SPEC = resolve(packageRoot, 'specs', 'vpsie.yaml');
 export const NAMESPACE = 'shoot--garden--alpha';
@@ -47,8 +45,10 @@ export type Status = { providerId: string; nodeName: string; addresses: Array<{ 
  * short but generous (another suite may share the 2 cores).
  */
 export class VpsieHarness {
-  readonly logs: string[] = [];
-  private transport?: winston.transport;
+  get logs(): string[] {
+    return this.capture.lines;
+  }
+  private readonly capture = new LogCapture();
 
   private constructor(
     readonly fake: VpsieFake,
@@ -76,7 +76,6 @@ export class VpsieHarness {
     });
     const sidecar = await startSidecar({ listen: '127.0.0.1:0', httpListen: '', driver, shutdownGraceMs: 2_000 });
     const h = new VpsieHarness(fake, prism, sidecar, new DriverServiceClient(sidecar.grpcTarget));
-    h.captureLogs();
     return h;
   }
 
@@ -127,20 +126,9 @@ export class VpsieHarness {
     return this.fake.vms().filter((v) => v.phase !== 'deleting');
   }
 
-  private captureLogs(): void {
-    const sink = new Writable({
-      write: (chunk: Buffer, _enc, done) => {
-        this.logs.push(chunk.toString());
-        done();
-      },
-    });
-    this.transport = new winston.transports.Stream({ stream: sink, level: 'debug' });
-    logger.add(this.transport);
-    logger.level = 'debug';
-  }
 
   async close(): Promise<void> {
-    if (this.transport) logger.remove(this.transport);
+    this.capture.stop();
     this.client.close();
     await this.sidecar.shutdown();
     await this.prism?.close();
