@@ -1,6 +1,6 @@
 import { MachineCode } from '../../driver/codes.js';
 import { MachineError } from '../../driver/machine-error.js';
-import { isCloudApiError, isNotFound } from '../../http/cloud-api-error.js';
+import { CloudApiError, isCloudApiError, isNotFound } from '../../http/cloud-api-error.js';
 import type { CloudHttpClient, CloudRequest, CloudResponse } from '../../http/cloud-http-client.js';
 import { logger } from '../../observability/logger.js';
 import type { CloudSigmaAuth } from './auth.js';
@@ -38,7 +38,10 @@ export class CloudSigmaApi {
   /** undefined when the server does not exist (404). A 403 (exists, not ours to see) is thrown. */
   async getServer(uuid: string, signal: AbortSignal): Promise<CloudSigmaServer | undefined> {
     try {
-      return (await this.call<CloudSigmaServer>(this.http, { operation: 'get server', method: 'GET', path: `servers/${uuid}/`, signal })).body;
+      const res = await this.call<CloudSigmaServer>(this.http, { operation: 'get server', method: 'GET', path: `servers/${uuid}/`, signal });
+      // An answer without the server (e.g. HTTP 200 with an error list) must not become a VM with uuid "undefined".
+      if (typeof res.body?.uuid !== 'string') throw new CloudApiError('cloudsigma', 'get server', 'malformed', { status: res.status, requestId: res.requestId });
+      return res.body;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -168,7 +171,10 @@ export class CloudSigmaApi {
         searchParams: { ...filters, limit: this.pageSize, offset, order_by: 'uuid' },
         signal,
       });
-      const items = res.body?.objects ?? [];
+      // A page without `objects` (e.g. HTTP 200 with an error list) is not "no servers": read as empty it
+      // would make CreateMachine create a second VM and hide every VM from ListMachines.
+      if (!Array.isArray(res.body?.objects)) throw new CloudApiError('cloudsigma', operation, 'malformed', { status: res.status, requestId: res.requestId });
+      const items = res.body.objects;
       const total = res.body?.meta?.total_count;
       if (typeof total === 'number') {
         firstTotal ??= total;

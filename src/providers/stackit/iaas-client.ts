@@ -1,4 +1,4 @@
-import { isNotFound } from '../../http/cloud-api-error.js';
+import { CloudApiError, isNotFound } from '../../http/cloud-api-error.js';
 import type { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { CreateServerPayload, StackitServer } from './types.js';
 
@@ -37,6 +37,8 @@ export class IaasClient {
         searchParams: { details: true },
         signal,
       });
+      // An answer without the server (e.g. HTTP 200 with an error body) must not become a VM with id "undefined".
+      if (typeof res.body?.id !== 'string') throw new CloudApiError('stackit', 'get server', 'malformed', { status: res.status, requestId: res.requestId });
       return res.body;
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -52,7 +54,10 @@ export class IaasClient {
       searchParams: { details: true, label_selector: labelSelector },
       signal,
     });
-    return res.body?.items ?? [];
+    // A listing without `items` (required by the spec; e.g. HTTP 200 with an error body) is not "no servers":
+    // read as empty it would make CreateMachine create a second VM and hide every VM from ListMachines.
+    if (!Array.isArray(res.body?.items)) throw new CloudApiError('stackit', 'list servers', 'malformed', { status: res.status, requestId: res.requestId });
+    return res.body.items;
   }
 
   /** Already gone (404) is success. */

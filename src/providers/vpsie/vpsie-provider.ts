@@ -492,13 +492,16 @@ class VpsieSession implements CloudSession {
   /** One VM list request, plus the pending view when the list has no VM of ours. */
   private async lookup(hostname: string, signal: AbortSignal): Promise<HostnameView> {
     const cluster = this.machineClass.namespace;
-    const { vms, complete } = await this.client.listVms(this.spec.projectId, signal);
-    const same = vms.filter((vm) => vm.hostname === hostname && !isGone(vm) && this.inProject(vm));
-    const mine = same.filter((vm) => ownMarkers(vm)?.cluster === cluster);
-    const foreign = same.filter((vm) => !mine.includes(vm));
+    const listed = async () => {
+      const { vms, complete } = await this.client.listVms(this.spec.projectId, signal);
+      const same = vms.filter((vm) => vm.hostname === hostname && !isGone(vm) && this.inProject(vm));
+      const mine = same.filter((vm) => ownMarkers(vm)?.cluster === cluster);
+      return { mine, foreign: same.filter((vm) => !mine.includes(vm)), complete };
+    };
+    let view = await listed();
     let pendingMine = false;
     let pendingOther = false;
-    if (mine.length === 0) {
+    if (view.mine.length === 0) {
       for (const p of await this.client.listPendingVms(signal)) {
         const data = p.data;
         if (data?.hostname !== hostname) continue;
@@ -506,8 +509,11 @@ class VpsieSession implements CloudSession {
         if (tagsCarry(data.tags, cluster, hostname)) pendingMine = true;
         else pendingOther = true;
       }
+      // A VM moves from the pending view to the list: one that left the pending view after the list was read
+      // is in neither answer. Nothing in either: read the list again, so a VM visible throughout is never missed.
+      if (!pendingMine && !pendingOther) view = await listed();
     }
-    return { mine, foreign, pendingMine, pendingOther, complete };
+    return { ...view, pendingMine, pendingOther };
   }
 
   /** The list is asked for one project; a VM that says it is in another (numeric ids only) is left out. */
