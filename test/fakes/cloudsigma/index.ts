@@ -6,6 +6,7 @@
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeRaw, writeTruncated } from '../fault-responses.js';
 import { FaultQueue } from './faults.js';
 import { apiError, readBody, writeResponse, type FakeResponse } from './http.js';
 import { DEFAULT_USERS, FAKE_PARTNER, IMPERSONATE_PATH, Identity, TOKEN_PATH } from './identity.js';
@@ -53,6 +54,10 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
       req.socket.destroy();
       return;
     }
+    if (fault?.rawBody !== undefined) {
+      writeRaw(res, fault.status ?? 200, fault.rawBody, fault.headers);
+      return;
+    }
     if (fault?.status !== undefined) {
       const body = fault.body ?? apiError(fault.status, STATUS_CODES[fault.status] ?? `HTTP ${fault.status}`).body;
       writeResponse(res, { status: fault.status, body, headers: fault.headers });
@@ -61,6 +66,10 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
     const response = route(method, url.pathname, query, req, parsed, record);
     if (fault?.afterSuccess === 'drop') {
       req.socket.destroy();
+      return;
+    }
+    if (fault?.afterSuccess === 'truncate') {
+      writeTruncated(res, response.status, response.body, { ...response.headers, ...fault.headers });
       return;
     }
     writeResponse(res, { ...response, headers: { ...response.headers, ...fault?.headers } });

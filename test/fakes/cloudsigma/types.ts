@@ -118,8 +118,13 @@ export interface FaultSpec {
   delayMs?: number;
   /** Destroy the socket without any response. */
   reset?: boolean;
-  /** Handle the request (state changes!) and then destroy the socket instead of answering: a lost response. */
-  afterSuccess?: 'drop';
+  /**
+   * Handle the request (state changes!), then instead of answering: `drop` destroys the socket (a lost response);
+   * `truncate` sends the status, headers and the first half of the body, then destroys the socket (a response cut mid-body).
+   */
+  afterSuccess?: 'drop' | 'truncate';
+  /** Answer `status` (default 200) with exactly this text as the body, e.g. malformed JSON, without touching state. */
+  rawBody?: string;
 }
 
 export interface SeedServer {

@@ -5,6 +5,7 @@
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeRaw, writeTruncated } from '../fault-responses.js';
 import { handleApi, type FakeResponse } from './routes.js';
 import { VpsieStore } from './state.js';
 import type { FaultSpec, RecordedRequest, VpsieFake, VpsieFakeOptions } from './types.js';
@@ -54,6 +55,10 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
       req.socket.destroy();
       return;
     }
+    if (fault?.rawBody !== undefined) {
+      writeRaw(res, fault.status ?? 200, fault.rawBody, fault.headers);
+      return;
+    }
     if (fault?.status !== undefined) {
       write(res, { status: fault.status, body: fault.body ?? { error: true, code: fault.status, message: STATUS_CODES[fault.status] ?? `HTTP ${fault.status}` }, headers: fault.headers });
       return;
@@ -64,6 +69,10 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
     else response = handleApi(store, { method, path: url.pathname.slice(PREFIX.length), query: Object.fromEntries(url.searchParams), body, invalidJson }, routeOptions);
     if (fault?.afterSuccess === 'drop') {
       req.socket.destroy();
+      return;
+    }
+    if (fault?.afterSuccess === 'truncate') {
+      writeTruncated(res, response.status, response.body, { ...response.headers, ...fault.headers });
       return;
     }
     write(res, { ...response, headers: { ...response.headers, ...fault?.headers } });
