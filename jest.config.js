@@ -18,6 +18,10 @@ const common = {
 // only when MCM_E2E=1 (set by test:e2e): `npm test` never runs it.
 const e2e = { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e.ts'] };
 
+// nock patches Node's http module for the whole worker process, beyond the
+// test file that loaded it; `npm test` therefore runs the unit project (the
+// only one using nock) in its own jest invocation, apart from the suites that
+// talk to real loopback servers (test:loopback).
 export default {
   testTimeout: 60000,
   projects: [
