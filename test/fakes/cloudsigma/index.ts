@@ -4,7 +4,6 @@
 // checks requests and responses against the spec while this fake keeps the state. Objects have
 // owners, so impersonation and "403: exists but not yours" can be tested.
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeRaw, writeTruncated } from '../fault-responses.js';
 import { FaultQueue } from './faults.js';
@@ -13,6 +12,7 @@ import { DEFAULT_USERS, FAKE_PARTNER, IMPERSONATE_PATH, Identity, TOKEN_PATH } f
 import { handleApi, isApiPath } from './routes.js';
 import { Store } from './state.js';
 import type { CloudSigmaFake, CloudSigmaFakeOptions, FaultSpec, RecordedRequest } from './types.js';
+import { listenOnLoopback } from '../loopback-server.js';
 
 export type * from './types.js';
 export { DEFAULT_USERS, FAKE_PARTNER, IMPERSONATE_PATH, TOKEN_PATH } from './identity.js';
@@ -34,7 +34,6 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
   const faults = new FaultQueue();
   const requests: RecordedRequest[] = [];
   const closing = new AbortController();
-  const sockets = new Set<Socket>();
   const routeContext = { store, users, maxPageSize: options.maxPageSize ?? 0 };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -102,18 +101,7 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
       else res.destroy();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, sockets } = await listenOnLoopback(server, options.port);
   const ownerUuid = (email: string) => identity.user(email).uuid;
 
   return {

@@ -4,7 +4,6 @@
 // fake supplies the state Prism's own mock cannot keep.
 import { setMaxListeners } from 'node:events';
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeRaw, writeTruncated } from '../fault-responses.js';
 import { FaultQueue } from './faults.js';
@@ -13,6 +12,7 @@ import { handleIaas, isIaasPath } from './routes.js';
 import { ServerStore } from './state.js';
 import { TokenIssuer } from './token.js';
 import type { FaultSpec, RecordedRequest, StackitFake, StackitFakeOptions } from './types.js';
+import { listenOnLoopback } from '../loopback-server.js';
 
 export type * from './types.js';
 
@@ -32,7 +32,6 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
   const closing = new AbortController();
   // Every delayed request listens for close(); many at once are expected, not a leak.
   setMaxListeners(0, closing.signal);
-  const sockets = new Set<Socket>();
   const latencyMs = options.latencyMs ?? 0;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -118,18 +117,7 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
       else res.destroy();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, sockets } = await listenOnLoopback(server, options.port);
 
   return {
     url,

@@ -3,12 +3,12 @@
 // then running, each after a configurable delay, so tests can make VPSie slower than a call.
 // Usually driven through `prism proxy specs/vpsie.yaml` (test/support/vpsie-harness.ts).
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeRaw, writeTruncated } from '../fault-responses.js';
 import { handleApi, type FakeResponse } from './routes.js';
 import { VpsieStore } from './state.js';
 import type { FaultSpec, RecordedRequest, VpsieFake, VpsieFakeOptions } from './types.js';
+import { listenOnLoopback } from '../loopback-server.js';
 
 export type * from './types.js';
 
@@ -29,7 +29,6 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
   const faults = new FaultQueue();
   const requests: RecordedRequest[] = [];
   const closing = new AbortController();
-  const sockets = new Set<Socket>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
@@ -88,18 +87,7 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
       else res.destroy();
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, sockets } = await listenOnLoopback(server, options.port);
 
   return {
     url,
