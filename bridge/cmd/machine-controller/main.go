@@ -1,7 +1,9 @@
 // Command machine-controller is the MCM provider binary of mcm-grpc-driver: it
 // runs machine-controller-manager's provider-side Machine controller
 // (app.Run) with a driver.Driver that forwards every driver call over gRPC to
-// the driver sidecar in the same pod.
+// the driver sidecar in the same pod. With MCM_DRIVER_SIDECAR_COMMAND set (the
+// provider image sets it) it runs that sidecar itself, as its child: one
+// container then holds both halves (package supervise).
 package main
 
 import (
@@ -14,11 +16,13 @@ import (
 	_ "github.com/gardener/machine-controller-manager/pkg/util/reflector/prometheus" // for reflector metric registration
 	_ "github.com/gardener/machine-controller-manager/pkg/util/workqueue/prometheus" // for workqueue metric registration
 	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
 	"k8s.io/component-base/cli/flag"
 	"k8s.io/component-base/logs"
 	"k8s.io/klog/v2"
 
 	"mcm-grpc-driver/bridge/pkg/grpcdriver"
+	"mcm-grpc-driver/bridge/pkg/supervise"
 )
 
 func main() {
@@ -30,7 +34,7 @@ func main() {
 	flag.InitFlags()
 	logs.InitLogs()
 
-	if err := run(s, b); err != nil {
+	if err := run(s, b, pflag.CommandLine.Changed("driver-endpoint")); err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		logs.FlushLogs()
 		os.Exit(1)
@@ -38,15 +42,27 @@ func main() {
 	logs.FlushLogs()
 }
 
-func run(s *options.MCServer, b *bridgeOptions) error {
-	if err := b.Validate(); err != nil {
+func run(s *options.MCServer, b *bridgeOptions, endpointSet bool) error {
+	if err := b.Validate(s.SafetyOptions.MachineCreationTimeout.Duration); err != nil {
 		return err
+	}
+	var sidecarReady func(*grpc.ClientConn) error
+	if command, ok := os.LookupEnv(supervise.EnvCommand); ok {
+		var err error
+		if sidecarReady, err = startSupervisedSidecar(command, b, endpointSet); err != nil {
+			return err
+		}
 	}
 	conn, err := grpcdriver.NewClientConn(b.Endpoint)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = conn.Close() }()
+	if sidecarReady != nil {
+		if err := sidecarReady(conn); err != nil {
+			return err
+		}
+	}
 
 	klog.Infof("Driver sidecar endpoint %s, call timeout %s", b.Endpoint, b.CallTimeout)
 	drv := grpcdriver.New(conn, grpcdriver.Options{CallTimeout: b.CallTimeout})

@@ -45,10 +45,16 @@ func (o *bridgeOptions) AddFlags(fs *pflag.FlagSet) {
 		"Deadline of one call to the driver sidecar. A call that runs out fails with DeadlineExceeded, which MCM retries after 5s.")
 }
 
-// Validate checks the flag values.
-func (o *bridgeOptions) Validate() error {
+// Validate checks the flag values against each other and against MCM's
+// --machine-creation-timeout: one call must fit well inside the creation
+// timeout, or a single CreateMachine could outlive the Machine's whole
+// creation budget and MCM would never get to retry it.
+func (o *bridgeOptions) Validate(machineCreationTimeout time.Duration) error {
 	if o.CallTimeout <= 0 {
 		return fmt.Errorf("--driver-call-timeout must be positive, got %s", o.CallTimeout)
+	}
+	if machineCreationTimeout > 0 && o.CallTimeout >= machineCreationTimeout {
+		return fmt.Errorf("--driver-call-timeout (%s) must be below --machine-creation-timeout (%s): MCM retries a Machine only between calls", o.CallTimeout, machineCreationTimeout)
 	}
 	if err := grpcdriver.ValidateEndpoint(o.Endpoint); err != nil {
 		return fmt.Errorf("--driver-endpoint: %w", err)

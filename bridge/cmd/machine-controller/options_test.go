@@ -21,14 +21,14 @@ func newFlagSet() (*pflag.FlagSet, *options.MCServer, *bridgeOptions) {
 }
 
 func TestDefaults(t *testing.T) {
-	fs, _, b := newFlagSet()
+	fs, s, b := newFlagSet()
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
 	}
 	if b.Endpoint != "unix:///var/run/mcm-driver/driver.sock" || b.CallTimeout != 5*time.Minute {
 		t.Errorf("defaults %+v", b)
 	}
-	if err := b.Validate(); err != nil {
+	if err := b.Validate(s.SafetyOptions.MachineCreationTimeout.Duration); err != nil {
 		t.Errorf("defaults invalid: %v", err)
 	}
 }
@@ -48,8 +48,56 @@ func TestFlagsParse(t *testing.T) {
 	if s.Namespace != "shoot--p--c" || s.TargetKubeconfig != "none" {
 		t.Errorf("MCM options not parsed: namespace %q target %q", s.Namespace, s.TargetKubeconfig)
 	}
-	if err := b.Validate(); err != nil {
+	if err := b.Validate(s.SafetyOptions.MachineCreationTimeout.Duration); err != nil {
 		t.Errorf("Validate: %v", err)
+	}
+}
+
+// gardenerStackitArgs are the arguments gardener-extension-provider-stackit
+// gives its one provider container: machinecontrollermanager.ProviderSidecarContainer's
+// (gardener/gardener pkg/component/nodemanagement/machinecontrollermanager/provider.go)
+// with --machine-creation-timeout raised to 45m and --resource-exhausted-retry=30m
+// added (stackitcloud/gardener-extension-provider-stackit pkg/webhook/controlplane/ensurer.go).
+var gardenerStackitArgs = []string{
+	"--control-kubeconfig=inClusterConfig",
+	"--kube-api-qps=100",
+	"--kube-api-burst=200",
+	"--machine-creation-timeout=45m",
+	"--machine-drain-timeout=2h",
+	"--machine-health-timeout=10m",
+	"--machine-safety-apiserver-statuscheck-timeout=30s",
+	"--machine-safety-apiserver-statuscheck-period=1m",
+	"--machine-safety-orphan-vms-period=30m",
+	"--namespace=shoot--p--c",
+	"--port=10259",
+	"--target-kubeconfig=/var/run/secrets/gardener.cloud/shoot/generic-kubeconfig/kubeconfig",
+	"--v=3",
+	"--resource-exhausted-retry=30m",
+}
+
+// The single provider container gets no bridge flag at all: Gardener's
+// arguments alone must parse and validate with the bridge's defaults.
+func TestGardenerStackitArgs(t *testing.T) {
+	fs, s, b := newFlagSet()
+	if err := fs.Parse(gardenerStackitArgs); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.SafetyOptions.MachineCreationTimeout.Duration; got != 45*time.Minute {
+		t.Errorf("machine creation timeout %s", got)
+	}
+	if err := b.Validate(s.SafetyOptions.MachineCreationTimeout.Duration); err != nil {
+		t.Errorf("Gardener's arguments rejected: %v", err)
+	}
+}
+
+func TestCallTimeoutMustFitTheCreationTimeout(t *testing.T) {
+	fs, s, b := newFlagSet()
+	if err := fs.Parse([]string{"--machine-creation-timeout=20m", "--driver-call-timeout=20m"}); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Validate(s.SafetyOptions.MachineCreationTimeout.Duration)
+	if err == nil || !strings.Contains(err.Error(), "--driver-call-timeout") || !strings.Contains(err.Error(), "--machine-creation-timeout") {
+		t.Errorf("a call deadline equal to the creation timeout: %v", err)
 	}
 }
 
@@ -60,11 +108,11 @@ func TestValidateRejects(t *testing.T) {
 		{"--driver-endpoint="},
 		{"--driver-endpoint=/var/run/mcm-driver/driver.sock"},
 	} {
-		fs, _, b := newFlagSet()
+		fs, s, b := newFlagSet()
 		if err := fs.Parse(args); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Validate(); err == nil {
+		if err := b.Validate(s.SafetyOptions.MachineCreationTimeout.Duration); err == nil {
 			t.Errorf("%v accepted", args)
 		} else if !strings.Contains(err.Error(), "--driver-") {
 			t.Errorf("%v: error does not name the flag: %v", args, err)
