@@ -2,14 +2,22 @@
 #
 # Images of mcm-grpc-driver (multi-stage; every runtime image is non-root):
 #
+#   docker build --target provider       -t mcm-grpc-driver-provider:dev .        (Gardener: one container)
 #   docker build --target sidecar        -t mcm-grpc-driver-sidecar:dev .         (the default target)
 #   docker build --target bridge         -t mcm-grpc-driver-bridge:dev .
 #   docker build --target e2e-fake-cloud -t mcm-grpc-driver-e2e-fake-cloud:dev .  (kind e2e only)
 #
-# In a Gardener seed the bridge image is the provider sidecar container of the
-# machine-controller-manager Deployment (its entrypoint takes MCM's provider
-# flags unchanged), and the sidecar image runs next to it; both mount an
-# emptyDir at /var/run/mcm-driver for the driver socket. See kind/base.
+# In a Gardener seed the provider image is the one provider container of the
+# machine-controller-manager Deployment: it takes MCM's provider flags
+# unchanged (ProviderSidecarContainer's arguments) and runs the bridge, which
+# starts the sidecar as its child (README "One provider container").
+# The alternative is two containers: the bridge image as the provider container
+# and the sidecar image next to it, both mounting an emptyDir at
+# /var/run/mcm-driver for the driver socket (kind/base).
+#
+# Without a registry (CI here): build against local stand-ins of the base images
+# (../shared/tools/local-base-images.sh) with DOCKER_BUILDKIT=0 --network host
+# --build-arg NODE_IMAGE=local/node:20 --build-arg GO_IMAGE=local/golang:1.26.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 ARG GO_IMAGE=golang:1.26-bookworm
@@ -41,6 +49,24 @@ FROM gcr.io/distroless/static-debian12:nonroot AS bridge
 COPY --from=bridge-build /out/machine-controller /machine-controller
 USER 65532:65532
 # 10259: MCM's provider metrics/healthz port (--port)
+EXPOSE 10259
+ENTRYPOINT ["/machine-controller"]
+
+# ---- one provider container: the bridge, which runs the sidecar as its child -
+# The bridge is PID 1: it forwards SIGTERM/SIGINT to the sidecar, exits when the
+# sidecar dies, and the sidecar dies with it (Pdeathsig). It makes the socket in
+# a private directory under /tmp. The sidecar's /healthz, /readyz and /metrics
+# stay on loopback (10260); the pod's probe and metrics port is MCM's 10259.
+FROM gcr.io/distroless/nodejs20-debian12:nonroot AS provider
+WORKDIR /app
+COPY --from=sidecar-build /app/package.json ./
+COPY --from=sidecar-build /app/node_modules ./node_modules
+COPY --from=sidecar-build /app/dist ./dist
+COPY proto ./proto
+COPY --from=bridge-build /out/machine-controller /machine-controller
+ENV MCM_DRIVER_SIDECAR_COMMAND="/nodejs/bin/node /app/dist/src/cli/main.js serve --http-listen=127.0.0.1:10260"
+USER 65532:65532
+# 10259: MCM's provider metrics/healthz port (--port), Gardener's liveness probe
 EXPOSE 10259
 ENTRYPOINT ["/machine-controller"]
 
