@@ -84,7 +84,7 @@ func TestWatchForwardsSIGTERMAndExitsCleanly(t *testing.T) {
 	if err != nil || string(got) != syscall.SIGTERM.String() {
 		t.Errorf("the child did not receive SIGTERM: %q %v", got, err)
 	}
-	if !strings.Contains(reason, "forwarded SIGTERM") {
+	if !strings.Contains(reason, "received SIGTERM, forwarded SIGTERM") {
 		t.Errorf("reason %q", reason)
 	}
 }

@@ -32,9 +32,9 @@ func Watch(c *Child, signals <-chan os.Signal, grace time.Duration) (code int, r
 	case sig := <-signals:
 		err := c.Stop(grace)
 		if cleanAfterTerm(err) {
-			return ExitStopped, "received " + sig.String() + ", forwarded SIGTERM to the driver sidecar, which shut down (" + describeExit(err) + ")"
+			return ExitStopped, "received " + signalName(sig) + ", forwarded SIGTERM to the driver sidecar, which shut down (" + describeExit(err) + ")"
 		}
-		return ExitChildDied, "received " + sig.String() + ", forwarded SIGTERM to the driver sidecar, which ended uncleanly (" + describeExit(err) + ")"
+		return ExitChildDied, "received " + signalName(sig) + ", forwarded SIGTERM to the driver sidecar, which ended uncleanly (" + describeExit(err) + ")"
 	}
 }
 
@@ -49,4 +49,15 @@ func cleanAfterTerm(err error) bool {
 	}
 	ws, ok := ee.Sys().(syscall.WaitStatus)
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM
+}
+
+// signalName: "SIGTERM" rather than Go's "terminated".
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return sig.String()
 }
