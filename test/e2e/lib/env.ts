@@ -44,6 +44,12 @@ export interface Environment {
    */
   readonly nodeHeartbeats: boolean;
 
+  /**
+   * Loopback URLs of the apiserver and of each cloud's API (Prism), for a
+   * container on the host network (scenarios/provider-container.ts). Local only.
+   */
+  hostEndpoints?(): { apiserverUrl: string; cloudApiUrls: Record<string, string> };
+
   setup(clouds: CloudDescriptor[]): Promise<void>;
   fake(cloudId: string): FakeCloudClient;
   /** SIGKILL the driver sidecar of a stack. */

@@ -47,6 +47,7 @@ export class LocalEnvironment implements Environment {
   private adminUrl = '';
   private readonly stacks = new Map<StackName, StackProcs>();
   private fakeCloud?: Proc;
+  private cloudApiUrls: Record<string, string> = {};
 
   constructor() {
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
@@ -58,6 +59,11 @@ export class LocalEnvironment implements Environment {
   get kubeconfig(): string {
     if (!this.cp) throw new Error('environment not set up');
     return this.cp.kubeconfig;
+  }
+
+  hostEndpoints(): { apiserverUrl: string; cloudApiUrls: Record<string, string> } {
+    if (!this.cp) throw new Error('environment not set up');
+    return { apiserverUrl: this.cp.apiserverUrl, cloudApiUrls: { ...this.cloudApiUrls } };
   }
 
   get kube(): KubeClient {
@@ -125,6 +131,7 @@ export class LocalEnvironment implements Environment {
       }),
     );
     progress(`fake clouds + Prism ready: ${JSON.stringify(apiUrls)} (${secs(t0)})`);
+    this.cloudApiUrls = apiUrls;
 
     // The two MCM stacks.
     const sidecarEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'debug' };

@@ -16,6 +16,8 @@ export interface Scenario {
    * clouds share (SIGKILL of the one sidecar process serving every cloud).
    */
   exclusive?: boolean;
+  /** Only for these clouds (default: every cloud). */
+  clouds?: string[];
   run(ctx: ScenarioContext): Promise<void>;
 }
 
