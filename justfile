@@ -1,6 +1,7 @@
 # mcm-grpc-driver tasks. The e2e suite (test/e2e) runs the same scenarios in
 # two environments:
-#   just test-e2e-local      processes on 127.0.0.1, no Docker (what CI runs)
+#   just test-e2e-local      processes on 127.0.0.1 (what CI runs); its provider-container scenario
+#                            needs Docker and the provider image (just image-provider), else it is skipped
 #   just test-e2e            a kind cluster: create, build + load images, deploy, run, delete
 #   just test-e2e-preserve   the same, keeping the cluster for a look afterwards
 
@@ -25,7 +26,11 @@ test-e2e: (_kind-e2e "delete")
 # like test-e2e, but the cluster stays (delete it with `just kind-down`)
 test-e2e-preserve: (_kind-e2e "keep")
 
-# build the three images (sidecar, bridge, e2e fake clouds)
+# the one-container image for Gardener (the provider-container e2e scenario runs it)
+image-provider:
+    docker build --target provider -t mcm-grpc-driver-provider:{{tag}} .
+
+# build the three images of the two-container layout (sidecar, bridge, e2e fake clouds)
 images:
     docker build --target sidecar -t mcm-grpc-driver-sidecar:{{tag}} .
     docker build --target bridge -t mcm-grpc-driver-bridge:{{tag}} .
