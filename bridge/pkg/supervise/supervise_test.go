@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 	case "term": // a sidecar: records SIGTERM in the marker file and exits 0
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGTERM)
+		ready()
 		select {
 		case s := <-sigs:
 			_ = os.WriteFile(os.Getenv(markerEnv), []byte(s.String()), 0o600)
@@ -43,6 +44,7 @@ func TestMain(m *testing.M) {
 		os.Exit(3)
 	case "stubborn": // a sidecar that ignores SIGTERM
 		signal.Ignore(syscall.SIGTERM)
+		ready()
 		time.Sleep(helperWait)
 		os.Exit(9)
 	case "parent": // a bridge: starts a "term" child, prints its pid, waits to be killed
@@ -57,6 +59,13 @@ func TestMain(m *testing.M) {
 	os.Exit(7)
 }
 
+// ready tells the test that the helper's signal disposition is in place.
+func ready() {
+	if m := os.Getenv(markerEnv); m != "" {
+		_ = os.WriteFile(m+".ready", nil, 0o600)
+	}
+}
+
 func startHelper(t *testing.T, mode string) (*Child, string) {
 	t.Helper()
 	marker := filepath.Join(t.TempDir(), "marker")
@@ -68,12 +77,25 @@ func startHelper(t *testing.T, mode string) (*Child, string) {
 	return c, marker
 }
 
-// waitForMarker: the helper installs its signal handler a moment after exec.
-func settle() { time.Sleep(300 * time.Millisecond) }
+// waitReady waits until the helper has installed its signal handling (a
+// signal sent earlier would meet Go's default action instead).
+func waitReady(t *testing.T, marker string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(marker + ".ready"); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the helper did not get ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 func TestWatchForwardsSIGTERMAndExitsCleanly(t *testing.T) {
 	c, marker := startHelper(t, "term")
-	settle()
+	waitReady(t, marker)
 	sigs := make(chan os.Signal, 1)
 	sigs <- syscall.SIGTERM
 	code, reason := Watch(c, sigs, 5*time.Second)
@@ -91,7 +113,7 @@ func TestWatchForwardsSIGTERMAndExitsCleanly(t *testing.T) {
 
 func TestWatchForwardsSIGINTAsSIGTERM(t *testing.T) {
 	c, marker := startHelper(t, "term")
-	settle()
+	waitReady(t, marker)
 	sigs := make(chan os.Signal, 1)
 	sigs <- syscall.SIGINT
 	if code, reason := Watch(c, sigs, 5*time.Second); code != ExitStopped {
@@ -115,8 +137,8 @@ func TestWatchFailsWhenTheChildDies(t *testing.T) {
 }
 
 func TestStopKillsAChildThatIgnoresSIGTERM(t *testing.T) {
-	c, _ := startHelper(t, "stubborn")
-	settle()
+	c, marker := startHelper(t, "stubborn")
+	waitReady(t, marker)
 	sigs := make(chan os.Signal, 1)
 	sigs <- syscall.SIGTERM
 	start := time.Now()
