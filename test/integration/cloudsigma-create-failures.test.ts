@@ -148,13 +148,16 @@ describe('step 3: create the server', () => {
     expect(h.cloneRequests()).toHaveLength(1);
   });
 
-  test('a 500 (no server made): the drive is removed, Unavailable, the create is not repeated', async () => {
+  test('a 500 (no server made): Unavailable, the create is not repeated; the drive is kept and the next call uses it, no second clone', async () => {
     h.fake.injectFault({ ...CREATE, status: 500 });
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-s3')));
     expect(err.code).toBe(MachineCode.Unavailable);
     expect(h.createRequests()).toHaveLength(1);
-    await nothingLeft();
+    expect(h.serversOf()).toHaveLength(0);
+    const [drive] = h.drivesOf();
+    expect(leftoversOf(err).cloudsigma).toMatchObject({ step: 'create server', leftDrives: [drive!.uuid], leftServers: [] });
     await convergesToOne(h, 'alpha-worker-z1-s3', err);
+    expect(h.cloneRequests()).toHaveLength(1);
   });
 
   test('a create that times out while the cloud still makes the server: the drive is kept, the next call adopts the server', async () => {

@@ -493,8 +493,10 @@ class CloudSigmaSession implements CloudSession {
         made.server = mine.uuid;
         return mine;
       }
-      // A request that timed out may still be running at the cloud: leave the drive for the next call rather than pull it from under it.
-      if (isCloudApiError(err) && err.kind !== 'http') made.keepDrive = true;
+      // A request that timed out may still be running at the cloud, and after a 5xx (a concurrency 503, a backend
+      // error) MCM calls again in 5 s: either way the drive is left for the next call, which uses it instead of
+      // cloning again (or, if the Machine goes, DeleteMachine removes it by its name).
+      made.keepDrive = true;
       throw err;
     }
   }
