@@ -16,7 +16,7 @@ export class CloudApiError extends Error {
     readonly fields: {
       status?: number;
       requestId?: string;
-      /** The cloud's own message, only for 4xx answers. */
+      /** The cloud's own message, only for 4xx answers and 5xx capacity answers. */
       cloudMessage?: string;
       /** The cloud said a quota or capacity limit stopped it. */
       quota?: boolean;
@@ -66,7 +66,7 @@ function describe(
       return `${what}: the cloud API answered HTTP ${f.status ?? '?'} with a body that is not the expected JSON${rid}`;
     case 'http': {
       const status = f.status ?? 0;
-      const msg = status < 500 && f.cloudMessage ? `: ${f.cloudMessage}` : '';
+      const msg = (status < 500 || f.quota) && f.cloudMessage ? `: ${f.cloudMessage}` : '';
       return `${what}: HTTP ${status}${msg}${rid}`;
     }
   }

@@ -14,8 +14,13 @@ export interface CloudHttpClientOptions {
   authorize?: (signal?: AbortSignal) => Promise<Record<string, string>>;
   /** Pulls the cloud's human message out of a 4xx body. */
   errorMessage?: (body: unknown) => string | undefined;
-  /** Says whether a 4xx body reports a quota or capacity limit. */
+  /** Says whether a 4xx body (or, with readServerErrorBodies, a 5xx body) reports a quota or capacity limit. */
   isQuota?: (status: number, message: string | undefined) => boolean;
+  /**
+   * Also read 5xx bodies, for a cloud that reports capacity as a 5xx (CloudSigma: 503 "out of capacity").
+   * Their message is kept only when isQuota says it is a capacity answer; any other 5xx body is dropped.
+   */
+  readServerErrorBodies?: boolean;
   /** Header carrying the cloud's request id. */
   requestIdHeader?: string;
   /** Methods got may retry; default got's idempotent set (never POST). */
@@ -153,10 +158,13 @@ export class CloudHttpClient {
       const status = err.response.statusCode;
       const requestId = this.requestId(err.response.headers);
       let cloudMessage: string | undefined;
-      if (status < 500) {
+      const readBody = status < 500 || this.options.readServerErrorBodies === true;
+      if (readBody) {
         cloudMessage = this.cloudMessage(String(err.response.body ?? ''));
       }
-      const quota = status < 500 && (this.options.isQuota?.(status, cloudMessage) ?? false);
+      const quota = readBody && (this.options.isQuota?.(status, cloudMessage) ?? false);
+      // A 5xx body may echo input: only a capacity answer keeps its message.
+      if (status >= 500 && !quota) cloudMessage = undefined;
       return new CloudApiError(cloud, req.operation, 'http', { status, requestId, cloudMessage, quota });
     }
     if (req.signal?.aborted || (err instanceof RequestError && err.name === 'AbortError')) {

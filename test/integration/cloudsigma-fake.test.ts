@@ -72,7 +72,24 @@ test('clone → create (201, stopped) → start (202) → running with an IP →
   const del = await api('DELETE', `/api/2.0/servers/${s.uuid}/`, { query: { recurse: 'all_drives' } });
   expect(del.status).toBe(204);
   expect(del.body).toBeUndefined();
-  expect((await api('GET', `/api/2.0/drives/${drive}/`)).status).toBe(404);
+  // Asynchronous (servers.rst "object deletion started"; pycloudsigma waits for the 404s): the server is still
+  // readable right after the 204, still holding its drive; the server goes first, the drive after it.
+  expect((await api('GET', `/api/2.0/servers/${s.uuid}/`)).status).toBe(200);
+  expect((await api('GET', `/api/2.0/drives/${drive}/`)).body.status).toBe('mounted');
+  expect((await api('DELETE', `/api/2.0/servers/${s.uuid}/`, { query: { recurse: 'all_drives' } })).status).toBe(204);
+  expect((await api('DELETE', `/api/2.0/drives/${drive}/`)).status).toBe(400);
+  let serverStatus = 200;
+  for (let i = 0; i < 100 && serverStatus !== 404; i++) {
+    serverStatus = (await api('GET', `/api/2.0/servers/${s.uuid}/`)).status;
+    if (serverStatus !== 404) await new Promise((r) => setTimeout(r, 25));
+  }
+  expect(serverStatus).toBe(404);
+  let driveStatus = 200;
+  for (let i = 0; i < 100 && driveStatus !== 404; i++) {
+    driveStatus = (await api('GET', `/api/2.0/drives/${drive}/`)).status;
+    if (driveStatus !== 404) await new Promise((r) => setTimeout(r, 25));
+  }
+  expect(driveStatus).toBe(404);
   expect(h.fake.drives().map((d) => d.uuid)).toEqual([LIBRARY_DRIVE]);
 });
 

@@ -25,7 +25,7 @@ const FULL_SPEC = {
   vncPassword: { policy: 'random', length: 24 },
   bootDrive: { source: { libraryDrive: LIBRARY_DRIVE }, size: '20Gi', storageType: 'ssd', device: 'scsi', devChannel: '0:1' },
   nics: [
-    { model: 'e1000', ipv4: { conf: 'dhcp' }, ipv6: { conf: 'manual' }, firewallPolicy: UUID1, bootOrder: 2 },
+    { model: 'e1000', ipv4: { conf: 'dhcp' }, ipv6: { conf: 'manual' }, bootOrder: 2 },
     { vlan: UUID2, model: 'virtio' },
     { ipv4: { conf: 'static', ip: '185.12.5.7' } },
   ],
@@ -41,6 +41,8 @@ const INVALID: Array<[string, unknown, string]> = [
   ['cpu', 2, 'providerSpec.cpu: must be the CPU clock in MHz'],
   ['cpu', '2000', 'providerSpec.cpu'],
   ['smp', 0, 'providerSpec.smp'],
+  // CloudSigma's Terraform provider (validateSMP): "the minimum amount of cpu per smp is 1000".
+  ['smp', 3, 'providerSpec.cpu: 2000 MHz for 3 cores is less than the 1000 MHz per core'],
   ['memory', 4096, 'providerSpec.memory: must be bytes'],
   ['memory', '4GB', 'providerSpec.memory'],
   ['cpuType', 'arm', 'providerSpec.cpuType'],
@@ -69,6 +71,12 @@ const INVALID: Array<[string, unknown, string]> = [
   ['nics', [{ ipv4: { conf: 'dhcp', ip: '1.2.3.4' } }], 'providerSpec.nics(0).ipv4'],
   ['nics', [{ ipv6: { conf: 'auto' } }], 'providerSpec.nics(0).ipv6.conf'],
   ['nics', [{ ipv4: { conf: 'dhcp' }, firewallPolicy: 'fw' }], 'providerSpec.nics(0).firewallPolicy'],
+  // cloudsigma-docs 965cd8e (2022): "Remove the decommissioned Firewall Policies feature".
+  ['nics', [{ ipv4: { conf: 'dhcp' }, firewallPolicy: UUID1 }], 'providerSpec.nics(0).firewallPolicy: is not supported: CloudSigma decommissioned firewall policies'],
+  // CloudSigma's Terraform provider: cpu IntBetween(250, ...).
+  ['cpu', 249, 'providerSpec.cpu: must be the CPU clock in MHz, an integer of at least 250'],
+  // cloudsigma-docs ephemeral_drives.rst: local_nvme drives "Clone — No".
+  ['bootDrive', { source: { libraryDrive: UUID1 }, storageType: 'local_nvme' }, 'providerSpec.bootDrive.storageType: must be one of magnetic, ssd, dssd, zadara, nvme; local_nvme (ephemeral NVMe) cannot be cloned'],
   ['nics', [{ ipv4: { conf: 'dhcp' }, bootOrder: 0 }], 'providerSpec.nics(0).bootOrder'],
   ['nics', [{ ipv4: { conf: 'dhcp' }, mac: '22:00:00:00:00:01' }], 'unknown field "mac"'],
   ['pubkeys', ['key-1'], 'providerSpec.pubkeys(0)'],
@@ -116,7 +124,7 @@ test('every providerSpec field reaches the clone and create bodies, as the API w
     context: true,
     drives: [{ drive: drive!.uuid, device: 'scsi', dev_channel: '0:1', boot_order: 1 }],
     nics: [
-      { model: 'e1000', ip_v4_conf: { conf: 'dhcp' }, ip_v6_conf: { conf: 'manual' }, firewall_policy: UUID1, boot_order: 2 },
+      { model: 'e1000', ip_v4_conf: { conf: 'dhcp' }, ip_v6_conf: { conf: 'manual' }, boot_order: 2 },
       { vlan: UUID2, model: 'virtio' },
       { ip_v4_conf: { conf: 'static', ip: '185.12.5.7' } },
     ],

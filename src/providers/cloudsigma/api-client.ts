@@ -23,6 +23,17 @@ const MAX_PAGES = 10_000;
  * already starting is sorted out by the caller, which then reads its status).
  */
 export class CloudSigmaApi {
+  /** The acting user's uuid (GET /profile/), read once per credential. */
+  private me: Promise<string> | undefined;
+  /**
+   * Servers and drives whose DELETE this process sent. Deletion is asynchronous
+   * (cloudsigma-docs servers.rst and drives.rst: "204: No content, object
+   * deletion started"): they stay readable and listed until they answer 404
+   * (pycloudsigma src/testing/acceptance/common.py `_wait_deleted`), and must
+   * not be adopted or started meanwhile.
+   */
+  readonly deletionStarted = new Set<string>();
+
   constructor(
     private readonly http: CloudHttpClient,
     private readonly actions: CloudHttpClient,
@@ -30,7 +41,32 @@ export class CloudSigmaApi {
     private readonly pageSize: number,
   ) {}
 
-  /** Every server of the account (full objects, for their meta), all pages. */
+  /**
+   * The uuid of the user every call acts as (the impersonated user when
+   * impersonating): cloudsigma-docs profile.rst, `GET /profile/` answers the
+   * authenticated user's profile with its `uuid`. Listings also carry objects
+   * other accounts shared through ACLs (cloudsigma-docs acls.rst: "Own
+   * resources can be differentiated from granted resources, by the `owner`
+   * field"); this uuid tells them apart. A failed read is not cached.
+   */
+  async actingUser(signal: AbortSignal): Promise<string> {
+    this.me ??= this.call<{ uuid?: unknown }>(this.http, { operation: 'read profile', method: 'GET', path: 'profile/', signal }).then(
+      (res) => {
+        if (typeof res.body?.uuid !== 'string' || res.body.uuid === '') {
+          throw new CloudApiError('cloudsigma', 'read profile', 'malformed', { status: res.status, requestId: res.requestId });
+        }
+        return res.body.uuid;
+      },
+    );
+    try {
+      return await this.me;
+    } catch (err) {
+      this.me = undefined;
+      throw err;
+    }
+  }
+
+  /** Every server the user can list (its own and shared ones; full objects, for their meta), all pages. */
   async listServers(signal: AbortSignal): Promise<CloudSigmaServer[]> {
     return this.listAll<CloudSigmaServer>('list servers', 'servers/detail/', {}, signal);
   }
@@ -43,7 +79,10 @@ export class CloudSigmaApi {
       if (typeof res.body?.uuid !== 'string') throw new CloudApiError('cloudsigma', 'get server', 'malformed', { status: res.status, requestId: res.requestId });
       return res.body;
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err)) {
+        this.deletionStarted.delete(uuid);
+        return undefined;
+      }
       throw err;
     }
   }
@@ -71,8 +110,13 @@ export class CloudSigmaApi {
     await this.call(this.actions, { operation: 'stop server', method: 'POST', path: `servers/${uuid}/action/`, searchParams: { do: 'stop' }, json: {}, signal });
   }
 
-  /** Already gone (404) is success. `recurse: 'all_drives'` deletes every attached drive with it. */
-  async deleteServer(uuid: string, recurse: 'all_drives' | undefined, signal: AbortSignal): Promise<void> {
+  /**
+   * Starts the deletion (204); already gone (404) is success. `recurse:
+   * 'all_drives'` deletes the attached drives with it, later (pycloudsigma
+   * test_servers.py `test_recurse_delete_server_w_all_drives` waits for each
+   * drive's 404). `drives` are the ones that go with it.
+   */
+  async deleteServer(uuid: string, recurse: 'all_drives' | undefined, signal: AbortSignal, drives: string[] = []): Promise<void> {
     try {
       await this.call(this.http, {
         operation: 'delete server',
@@ -81,8 +125,11 @@ export class CloudSigmaApi {
         ...(recurse ? { searchParams: { recurse } } : {}),
         signal,
       });
+      this.deletionStarted.add(uuid);
+      if (recurse) for (const d of drives) this.deletionStarted.add(d);
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      this.deletionStarted.delete(uuid);
     }
   }
 
@@ -100,7 +147,10 @@ export class CloudSigmaApi {
     try {
       return (await this.call<CloudSigmaDrive>(this.http, { operation: 'get drive', method: 'GET', path: `drives/${uuid}/`, signal })).body;
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err)) {
+        this.deletionStarted.delete(uuid);
+        return undefined;
+      }
       throw err;
     }
   }
@@ -111,12 +161,19 @@ export class CloudSigmaApi {
     return drives.filter((d) => d.name === name);
   }
 
-  /** Already gone (404) is success. Refused while the drive is mounted. */
+  /**
+   * Starts the deletion (204); already gone (404) is success. A mounted drive
+   * is not deleted by the driver: pycloudsigma's acceptance cleanup
+   * (common.py `_clean_drives`) says mounted drives "cannot be deleted", though
+   * drives.rst says DELETE "deletes a single mounted or unmounted drive".
+   */
   async deleteDrive(uuid: string, signal: AbortSignal): Promise<void> {
     try {
       await this.call(this.http, { operation: 'delete drive', method: 'DELETE', path: `drives/${uuid}/`, signal });
+      this.deletionStarted.add(uuid);
     } catch (err) {
       if (!isNotFound(err)) throw err;
+      this.deletionStarted.delete(uuid);
     }
   }
 

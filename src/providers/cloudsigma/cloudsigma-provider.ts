@@ -51,7 +51,7 @@ export interface CloudSigmaProviderOptions {
   pollIntervalMs?: number;
   /** How long CreateMachine waits for the boot drive clone; then DeadlineExceeded and the next call continues with the drive (default 2 min). */
   driveReadyTimeoutMs?: number;
-  /** How long DeleteMachine waits for a stopped server before deleting it (default 2 min). */
+  /** How long DeleteMachine waits for a stopped server before deleting it, and for its boot drive to be gone (default 2 min). */
   stopTimeoutMs?: number;
   /** Objects per list page (default 500). */
   pageSize?: number;
@@ -91,6 +91,11 @@ export class CloudSigmaProvider implements CloudProvider {
     const location = resolveLocation(spec, secret, problems);
     if ((spec as { vncPassword?: { policy?: unknown } } | null)?.vncPassword?.policy === 'secret' && !secret['vnc-password']) {
       problems.push('secret.vnc-password: is required when machineClass.providerSpec.vncPassword.policy is secret');
+    }
+    const { cpu, smp } = (spec ?? {}) as { cpu?: unknown; smp?: unknown };
+    // CloudSigma's Terraform provider (cloudsigma/resource_cloudsigma_server.go validateSMP): "the minimum amount of cpu per smp is 1000".
+    if (Number.isInteger(cpu) && Number.isInteger(smp) && (smp as number) > 0 && (cpu as number) < 1000 * (smp as number)) {
+      problems.push(`machineClass.providerSpec.cpu: ${String(cpu)} MHz for ${String(smp)} cores is less than the 1000 MHz per core CloudSigma requires (raise cpu or lower smp)`);
     }
     if (!machineClass.name) problems.push('machineClass.metadata.name: is required');
     if (!machineClass.namespace) problems.push('machineClass.metadata.namespace: is required (it scopes servers to this cluster)');
@@ -168,6 +173,8 @@ export class CloudSigmaProvider implements CloudProvider {
         authorize: (signal?: AbortSignal) => auth.authorization(signal),
         errorMessage: apiErrorMessage,
         isQuota: isCapacityProblem,
+        // Capacity is a 503 at CloudSigma (cloudsigma-docs general.rst), so 5xx bodies are read too.
+        readServerErrorBodies: true,
       };
       const http = new CloudHttpClient(common);
       // Start and stop create nothing: a repeated one is harmless, so POST is retried on this client only.
@@ -183,8 +190,10 @@ export class CloudSigmaProvider implements CloudProvider {
 interface Made {
   drive?: string;
   server?: string;
-  /** Keep the drive for the next call (a slow clone, or a create whose outcome is unknown). */
+  /** Keep the drive for the next call (a slow clone, a create whose outcome is unknown, or no capacity). */
   keepDrive?: boolean;
+  /** Keep the stopped server for the next call (its start found no capacity): the next call starts it. */
+  keepServer?: boolean;
 }
 
 class CloudSigmaSession implements CloudSession {
@@ -206,19 +215,80 @@ class CloudSigmaSession implements CloudSession {
   async get(providerId: string, signal: AbortSignal): Promise<VmRecord | undefined> {
     const uuid = parseProviderId(providerId);
     const server = await this.readServer(uuid, signal);
-    return server ? toVmRecord(server) : undefined;
+    return server ? this.record(server) : undefined;
   }
 
   async findByMachine(machineName: string, signal: AbortSignal): Promise<VmRecord[]> {
-    return (await this.serversOfMachine(machineName, signal)).map(toVmRecord);
+    return (await this.serversOfMachine(machineName, signal)).map((s) => this.record(s));
   }
 
   async list(signal: AbortSignal): Promise<VmRecord[]> {
     const wanted = { ...this.clusterMarkers, [MACHINE_CLASS_KEY]: this.machineClass.name };
-    const servers = await this.api.listServers(signal);
+    const servers = await this.own(await this.api.listServers(signal), signal);
     return servers
       .filter((s) => hasMarkers(s.meta, wanted) && typeof s.meta?.[MACHINE_KEY] === 'string' && s.meta[MACHINE_KEY] !== '')
-      .map(toVmRecord);
+      .map((s) => this.record(s));
+  }
+
+  /**
+   * After the Machine's servers are gone (the driver waited for their 404):
+   * make sure the Machine's boot drives are gone too. A recurse delete removes
+   * them by itself, later (pycloudsigma test_servers.py waits for each drive's
+   * 404 after the server's); a server that had other drives attached was
+   * deleted alone, and its boot drive is deleted here. The DELETE is repeated
+   * (harmless: an already deleted drive answers 404), then this waits until the
+   * drives are gone. Any failure fails DeleteMachine, so MCM calls again and
+   * this runs again: the drive carries the Machine's boot-drive name, so a
+   * drive that did not go is never forgotten.
+   */
+  async releaseMachine(machineName: string, signal: AbortSignal): Promise<void> {
+    if ((await this.serversOfMachine(machineName, signal)).length > 0) return; // a twin of the Machine still uses its drive
+    const name = bootDriveName(this.machineClass.namespace, machineName);
+    const deadline = Date.now() + this.timings.stopTimeoutMs;
+    for (;;) {
+      const drives = await this.own(await this.api.listDrivesNamed(name, signal), signal);
+      if (drives.length === 0) return;
+      const inUse = drives.filter((d) => (d.mounted_on?.length ?? 0) > 0 || d.status === 'mounted');
+      if (inUse.length > 0) {
+        // Attached to a server that is not this Machine's (no server of the Machine is left): not ours to pull away.
+        logger.warn('cloudsigma: a boot drive of a deleted machine is attached elsewhere; it is kept', { drives: inUse.map((d) => d.uuid), location: this.location });
+      }
+      const free = drives.filter((d) => !inUse.includes(d));
+      if (free.length === 0) return;
+      const failed: string[] = [];
+      for (const d of free) {
+        await this.api.deleteDrive(d.uuid, signal).catch((err: unknown) => {
+          if (signal.aborted) throw err;
+          failed.push(`${d.uuid} (${asMachineError(err).message})`);
+        });
+      }
+      if (failed.length > 0) {
+        throw new MachineError(
+          MachineCode.Unavailable,
+          `the server of machine ${machineName} is deleted, but removing its boot drive failed at location ${this.location}: ${failed.join('; ')}; the next DeleteMachine retries`,
+        );
+      }
+      if (Date.now() >= deadline) {
+        throw new MachineError(
+          MachineCode.DeadlineExceeded,
+          `the boot drive of machine ${machineName} at location ${this.location} is still being deleted: ${free.map((d) => d.uuid).join(', ')}; the next DeleteMachine checks again`,
+        );
+      }
+      await sleep(this.timings.pollIntervalMs, undefined, { signal });
+    }
+  }
+
+  /** A server as a VmRecord; one whose deletion this process started counts as deleting until it answers 404. */
+  private record(server: CloudSigmaServer): VmRecord {
+    const vm = toVmRecord(server);
+    return this.api.deletionStarted.has(server.uuid) ? { ...vm, state: 'deleting' } : vm;
+  }
+
+  /** Only the acting user's objects: listings also carry what other accounts shared through ACLs (cloudsigma-docs acls.rst). */
+  private async own<T extends { owner?: { uuid?: string } | null }>(objects: T[], signal: AbortSignal): Promise<T[]> {
+    if (objects.length === 0) return objects;
+    const me = await this.api.actingUser(signal);
+    return objects.filter((o) => o.owner?.uuid === me);
   }
 
   /**
@@ -239,7 +309,11 @@ class CloudSigmaSession implements CloudSession {
       step = 'create server';
       const server = await this.createServer(machine, drive, made, signal);
       step = 'start server';
-      await this.startServer(server.uuid, signal);
+      await this.startServer(server.uuid, signal).catch((err: unknown) => {
+        // No capacity to run it now: keep the stopped server, the next call (in 10 min) starts it instead of cloning again.
+        if (isNoCapacity(err)) made.keepServer = true;
+        throw err;
+      });
       logger.info('cloudsigma server created and started', { providerId: formatProviderId(server.uuid), bootDrive: drive.uuid, location: this.location });
       // The start is asynchronous: the driver polls get() until the server runs.
       return { ...toVmRecord(server), state: 'creating' };
@@ -261,17 +335,29 @@ class CloudSigmaSession implements CloudSession {
 
   private async serversOfMachine(machineName: string, signal: AbortSignal): Promise<CloudSigmaServer[]> {
     const wanted = { ...this.clusterMarkers, [MACHINE_KEY]: machineName };
-    return (await this.api.listServers(signal)).filter((s) => hasMarkers(s.meta, wanted));
+    return (await this.own(await this.api.listServers(signal), signal)).filter((s) => hasMarkers(s.meta, wanted));
   }
 
-  /** A 403 means the server exists but this user may not see it: PermissionDenied, never "gone". */
+  /**
+   * A 403 means the server exists but this user may not see it: PermissionDenied, never "gone".
+   * A server another account shared with this user (its owner is not the acting user) is not ours either.
+   */
   private async readServer(uuid: string, signal: AbortSignal): Promise<CloudSigmaServer | undefined> {
+    let server: CloudSigmaServer | undefined;
     try {
-      return await this.api.getServer(uuid, signal);
+      server = await this.api.getServer(uuid, signal);
     } catch (err) {
       if (isCloudApiError(err) && err.status === 403) throw this.notAccessible(uuid, err);
       throw err;
     }
+    if (server && (await this.own([server], signal)).length === 0) {
+      throw new MachineError(
+        MachineCode.PermissionDenied,
+        `CloudSigma server ${uuid} at ${this.location} belongs to another account (owner ${server.owner?.uuid ?? 'not stated'}), which shares it with ${this.who()}: ` +
+          'the driver never adopts, changes or deletes it; check the providerID, or remove the server by hand',
+      );
+    }
+    return server;
   }
 
   private notAccessible(uuid: string, err: CloudApiError): MachineError {
@@ -308,7 +394,9 @@ class CloudSigmaSession implements CloudSession {
   private async bootDrive(machine: MachineRef, made: Made, signal: AbortSignal): Promise<CloudSigmaDrive> {
     const name = bootDriveName(this.machineClass.namespace, machine.name);
     const leftovers = await this.leftoverDrives(name, machine, signal);
-    const adopt = leftovers.find((d) => d.status === 'unmounted' && driveFits(this.spec, d)) ?? leftovers.find((d) => CLONING.has(d.status ?? '') && driveFits(this.spec, d));
+    // A drive whose deletion started (e.g. with the server of a failed create) is on its way out: never adopted.
+    const usable = leftovers.filter((d) => !this.api.deletionStarted.has(d.uuid) && driveFits(this.spec, d));
+    const adopt = usable.find((d) => d.status === 'unmounted') ?? usable.find((d) => CLONING.has(d.status ?? ''));
     for (const d of leftovers) {
       if (d === adopt) continue;
       // An extra or unusable leftover: removed now, or (if that fails) by a later call.
@@ -335,8 +423,9 @@ class CloudSigmaSession implements CloudSession {
       const d = await this.api.getDrive(uuid, signal).catch(() => undefined);
       if (d) found.set(uuid, d);
     }
-    // Never touch a drive that is not this Machine's boot drive, is in use, or is not the account's own.
-    return [...found.values()].filter((d) => d.name === name && (d.mounted_on?.length ?? 0) === 0 && d.status !== 'mounted' && d.owner !== null);
+    // Never touch a drive that is not this Machine's boot drive, is in use, or is not the acting user's own.
+    const own = await this.own([...found.values()], signal);
+    return own.filter((d) => d.name === name && (d.mounted_on?.length ?? 0) === 0 && d.status !== 'mounted');
   }
 
   private async cloneBootDrive(name: string, signal: AbortSignal): Promise<CloudSigmaDrive> {
@@ -350,7 +439,8 @@ class CloudSigmaSession implements CloudSession {
     } catch (err) {
       if (signal.aborted || !isAmbiguous(err)) throw err;
       // The clone may have happened although its answer was lost: find it by its name rather than cloning again.
-      const found = (await this.api.listDrivesNamed(name, signal).catch(() => [])).filter((d) => (d.mounted_on?.length ?? 0) === 0);
+      const named = await this.api.listDrivesNamed(name, signal).catch(() => []);
+      const found = (await this.own(named, signal).catch(() => [])).filter((d) => (d.mounted_on?.length ?? 0) === 0 && !this.api.deletionStarted.has(d.uuid));
       if (found.length === 0) throw err;
       logger.warn('cloudsigma: clone outcome unknown, continuing with the drive found by its name', { drive: found[0]!.uuid });
       return found[0]!;
@@ -392,6 +482,8 @@ class CloudSigmaSession implements CloudSession {
       made.server = server.uuid;
       return server;
     } catch (err) {
+      // No capacity for the server: keep the cloned drive, so the next call (in 10 min) uses it instead of cloning again.
+      if (isNoCapacity(err)) made.keepDrive = true;
       if (signal.aborted || !isAmbiguous(err)) throw err;
       // Create is synchronous and never repeated: after a lost or failed answer, look the server up by its markers.
       const found = await this.serversOfMachine(machine.name, signal).catch(() => undefined);
@@ -401,8 +493,10 @@ class CloudSigmaSession implements CloudSession {
         made.server = mine.uuid;
         return mine;
       }
-      // A request that timed out may still be running at the cloud: leave the drive for the next call rather than pull it from under it.
-      if (isCloudApiError(err) && err.kind !== 'http') made.keepDrive = true;
+      // A request that timed out may still be running at the cloud, and after a 5xx (a concurrency 503, a backend
+      // error) MCM calls again in 5 s: either way the drive is left for the next call, which uses it instead of
+      // cloning again (or, if the Machine goes, DeleteMachine removes it by its name).
+      made.keepDrive = true;
       throw err;
     }
   }
@@ -430,7 +524,10 @@ class CloudSigmaSession implements CloudSession {
     if (signal.aborted) return failure;
     const left = { leftServers: [] as string[], leftDrives: [] as string[] };
     const problems: string[] = [];
-    if (made.server) {
+    if (made.server && made.keepServer) {
+      left.leftServers.push(made.server);
+      if (made.drive) left.leftDrives.push(made.drive);
+    } else if (made.server) {
       try {
         await this.deleteServer(made.server, signal);
         logger.info('cloudsigma: removed the server of a failed create', { providerId: formatProviderId(made.server), step });
@@ -461,6 +558,15 @@ class CloudSigmaSession implements CloudSession {
 
   // ---- delete ----
 
+  /**
+   * Stop, wait until stopped, then start the deletion; the driver waits for
+   * the 404. Deletion is asynchronous (cloudsigma-docs servers.rst "204: No
+   * content, object deletion started"), so nothing here waits for it or
+   * deletes a drive the server still holds: with only the driver's boot drive
+   * attached, recurse=all_drives lets the API delete it with the server; with
+   * other drives attached the server goes alone, and its boot drive is removed
+   * by releaseMachine once the server is gone.
+   */
   private async deleteServer(uuid: string, signal: AbortSignal): Promise<void> {
     let server = await this.readServer(uuid, signal);
     if (!server) return;
@@ -472,23 +578,14 @@ class CloudSigmaSession implements CloudSession {
     const drives = attachedDrives(server);
     const boot = server.meta?.[BOOT_DRIVE_KEY];
     if (drives.every((d) => d === boot)) {
-      // Only the boot drive the driver cloned is attached: the API deletes it with the server.
-      await this.api.deleteServer(uuid, 'all_drives', signal);
+      await this.api.deleteServer(uuid, 'all_drives', signal, drives);
       return;
     }
-    // Another drive is attached (e.g. a volume that was not detached): delete the server alone, then only our boot drive.
     await this.api.deleteServer(uuid, undefined, signal);
-    const foreign = drives.filter((d) => d !== boot);
-    logger.warn('cloudsigma: server had drives the driver did not make; they were kept', { providerId: formatProviderId(uuid), keptDrives: foreign });
-    if (typeof boot === 'string' && drives.includes(boot)) {
-      await this.api.deleteDrive(boot, signal).catch((err: unknown) => {
-        logger.warn('cloudsigma: could not delete the boot drive of a deleted server; delete it by hand', {
-          drive: boot,
-          location: this.location,
-          error: asMachineError(err).message,
-        });
-      });
-    }
+    logger.warn('cloudsigma: server had drives the driver did not make; they were kept, its boot drive is removed once the server is gone', {
+      providerId: formatProviderId(uuid),
+      keptDrives: drives.filter((d) => d !== boot),
+    });
   }
 
   private async stopServer(uuid: string, signal: AbortSignal): Promise<void> {
@@ -521,9 +618,18 @@ class CloudSigmaSession implements CloudSession {
 /** Drive states on the way to `unmounted` (Terraform waits on the same ones). */
 const CLONING = new Set(['cloning_dst', 'creating', 'resizing', 'copying']);
 
+/**
+ * The location has no capacity for the request now (ResourceExhausted, not a
+ * lack of funds): what the call made so far is kept for the next attempt.
+ */
+function isNoCapacity(err: unknown): boolean {
+  if (!isCloudApiError(err) || !err.fields.quota || err.status === 402) return false;
+  return !/(^|; )(billing|payment):/.test(err.fields.cloudMessage ?? '');
+}
+
 /** Failures after which the request may or may not have taken effect. */
 function isAmbiguous(err: unknown): boolean {
-  if (!isCloudApiError(err)) return false;
+  if (!isCloudApiError(err) || err.fields.quota) return false;
   if (err.kind === 'timeout' || err.kind === 'network' || err.kind === 'malformed') return true;
   return err.kind === 'http' && (err.status ?? 0) >= 500;
 }

@@ -92,7 +92,6 @@ export function createServerBody(
       if (nic.vlan) out.vlan = nic.vlan;
       if (nic.ipv4) out.ip_v4_conf = { conf: nic.ipv4.conf, ...(nic.ipv4.ip ? { ip: nic.ipv4.ip } : {}) };
       if (nic.ipv6) out.ip_v6_conf = { conf: nic.ipv6.conf, ...(nic.ipv6.ip ? { ip: nic.ipv6.ip } : {}) };
-      if (nic.firewallPolicy) out.firewall_policy = nic.firewallPolicy;
       if (nic.bootOrder !== undefined) out.boot_order = nic.bootOrder;
       return out;
     }),
@@ -183,13 +182,22 @@ export function apiErrorMessage(body: unknown): string | undefined {
 }
 
 /**
- * Quota, capacity and funds: 402 (starting without enough funds), error types
- * billing/payment, and capacity prose ("We currently cannot provide enough
- * resources ..."). These become ResourceExhausted, so MCM waits 10 min and the
- * cluster-autoscaler backs off the pool.
+ * Quota, capacity and funds become ResourceExhausted, so MCM waits 10 min and
+ * the cluster-autoscaler backs off the pool:
+ * - 402 (not enough funds; cloudsigma-docs general.rst) and error types
+ *   billing/payment (cloudsigma-docs errors.rst);
+ * - 503 that is not a concurrency error: cloudsigma-docs general.rst says 503
+ *   means "concurrent updates ... or when the system is out of capacity", and
+ *   errors.rst gives concurrency its own error_type ("should be retried"), so a
+ *   503 with CloudSigma's error list and another type is capacity. A 503
+ *   without that list (a proxy in front of the API) stays Unavailable;
+ * - capacity prose in any status: cloudsigma-docs drives.rst quotes "We
+ *   currently cannot provide enough resources to create a nvme drive".
+ * `message` is apiErrorMessage's "type: message" form.
  */
 export function isCapacityProblem(status: number, message: string | undefined): boolean {
   if (status === 402) return true;
   if (!message) return false;
-  return /(^|; )(billing|payment):/.test(message) || /cannot provide enough resources|not enough (resources|capacity|funds)|insufficient|quota|limit exceeded/i.test(message);
+  if (status === 503 && !/(^|; )concurrency:/.test(message)) return true;
+  return /(^|; )(billing|payment):/.test(message) || /cannot provide enough resources|not enough (resources|capacity|funds)|out of capacity|insufficient|quota|limit exceeded/i.test(message);
 }

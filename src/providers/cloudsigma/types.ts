@@ -32,7 +32,6 @@ export interface CloudSigmaNicSpec {
   vlan?: string;
   ipv4?: { conf: 'dhcp' | 'static' | 'manual'; ip?: string };
   ipv6?: { conf: 'dhcp' | 'static' | 'manual'; ip?: string };
-  firewallPolicy?: string;
   bootOrder?: number;
 }
 
@@ -79,7 +78,6 @@ export interface CreateServerBody {
     vlan?: string;
     ip_v4_conf?: { conf: string; ip?: string };
     ip_v6_conf?: { conf: string; ip?: string };
-    firewall_policy?: string;
     boot_order?: number;
   }>;
   meta: Record<string, string>;

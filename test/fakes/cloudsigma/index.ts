@@ -26,6 +26,8 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
     cloneAfterMs: options.cloneAfterMs ?? 50,
     runningAfterMs: options.runningAfterMs ?? 50,
     stoppedAfterMs: options.stoppedAfterMs ?? 50,
+    deleteAfterMs: options.deleteAfterMs ?? 50,
+    driveDeleteAfterMs: options.driveDeleteAfterMs ?? 50,
   });
   const seedLibrary = () => store.seedDrive(null, { owner: null, uuid: LIBRARY_DRIVE, name: 'Ubuntu 24.04 LTS', size: LIBRARY_DRIVE_SIZE, storage_type: null });
   seedLibrary();
@@ -124,6 +126,11 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
     seedDrive: (d) => store.seedDrive(d.owner === null ? null : ownerUuid(d.owner), d),
     setServerStatus: (uuid, status) => store.setServerStatus(uuid, status),
     setDriveStatus: (uuid, status) => store.setDriveStatus(uuid, status),
+    setOutOfCapacity(gates) {
+      store.outOfCapacity.clear();
+      for (const g of gates) store.outOfCapacity.add(g);
+    },
+    share: (objectUuid, grantee, permissions) => store.grant(objectUuid, ownerUuid(grantee), permissions),
     get tokensIssued() {
       return { ...identity.issued };
     },

@@ -1,5 +1,7 @@
 // The API 2.0 endpoints of specs/cloudsigma.yaml on top of Store. Every object has an owner:
-// a user sees and changes only its own servers and drives; another user's object answers 403
+// a user sees and changes its own servers and drives, and those another account shared with it
+// through an ACL (cloudsigma-docs acls.rst: LIST puts them into the grantee's listings, told apart
+// by `owner`; EDIT lets the grantee change and delete them). Any other user's object answers 403
 // ("exists, not yours"), an unknown one 404, as the API does.
 import { apiError, type FakeResponse } from './http.js';
 import { randomMac, type Store } from './state.js';
@@ -36,6 +38,11 @@ export function handleApi(ctx: RouteContext, req: ApiRequest): FakeResponse {
   if (parts.length > 3) return apiError(404, 'Not found');
   if (req.invalidJson) return apiError(400, 'Malformed JSON body');
 
+  // cloudsigma-docs profile.rst: GET /profile/ answers the authenticated user's profile (one object, with its uuid).
+  if (collection === 'profile' && id === undefined) {
+    return req.method === 'GET' ? { status: 200, body: { uuid: req.user.uuid, email: req.user.email, clone_naming: 'COUNTER', state: 'REGULAR', meta: {} } } : notAllowed();
+  }
+
   if (collection === 'servers') {
     if (id === undefined) {
       if (req.method === 'GET') return listServers(ctx, req);
@@ -63,8 +70,8 @@ export function handleApi(ctx: RouteContext, req: ApiRequest): FakeResponse {
     if (!drive) return apiError(404, `Object with uuid ${id} does not exist`);
     if (sub === undefined) {
       // Library drives can be read through /drives/{uuid}/ (their owner is null).
-      if (req.method === 'GET') return drive.owner === null || drive.owner === req.user.uuid ? { status: 200, body: driveJson(drive) } : denied(req, id, 'LIST');
-      if (req.method === 'DELETE') return drive.owner === req.user.uuid ? deleteDrive(ctx, drive) : denied(req, id, 'EDIT');
+      if (req.method === 'GET') return drive.owner === null || ctx.store.may(req.user.uuid, drive, 'LIST') ? { status: 200, body: driveJson(drive) } : denied(req, id, 'LIST');
+      if (req.method === 'DELETE') return drive.owner !== null && ctx.store.may(req.user.uuid, drive, 'EDIT') ? deleteDrive(ctx, drive) : denied(req, id, 'EDIT');
       return notAllowed();
     }
     if (sub === 'action') {
@@ -96,11 +103,22 @@ function denied(req: ApiRequest, uuid: string, permission: string): FakeResponse
   return apiError(403, `User ${req.user.uuid} does not have all of the permissions [${permission}] in order to complete the operation on resources [${uuid}]`);
 }
 
+/** The server, if this user owns it or was granted what the request needs (LIST to read, EDIT to change or delete). */
 function ownServer(ctx: RouteContext, req: ApiRequest, uuid: string): { server: FakeServer } | FakeResponse {
   const server = ctx.store.server(uuid);
   if (!server) return apiError(404, `Object with uuid ${uuid} does not exist`);
-  if (server.owner !== req.user.uuid) return denied(req, uuid, req.method === 'GET' ? 'LIST' : 'EDIT');
+  const permission = req.method === 'GET' ? 'LIST' : 'EDIT';
+  if (!ctx.store.may(req.user.uuid, server, permission)) return denied(req, uuid, permission);
   return { server };
+}
+
+/**
+ * 503 when the location has no capacity for this request: cloudsigma-docs general.rst ("503 ... when the system
+ * is out of capacity"). The docs give no error_type for it (errors.rst lists concurrency for the other 503
+ * cause); `backend` is this fake's assumption. The message follows the one drives.rst quotes for NVMe drives.
+ */
+function noCapacity(what: string): FakeResponse {
+  return apiError(503, `We currently cannot provide enough resources to ${what}`, null, 'backend');
 }
 
 // ---- lists ----
@@ -162,6 +180,7 @@ function createServers(ctx: RouteContext, req: ApiRequest): FakeResponse {
   const body = req.body;
   const objects = isObject(body) ? body.objects : Array.isArray(body) ? body : undefined;
   if (!Array.isArray(objects) || objects.length === 0) return apiError(400, 'This field is required', 'objects');
+  if (ctx.store.outOfCapacity.has('create')) return noCapacity('create the server');
   const defs: Array<Omit<FakeServer, 'uuid' | 'owner' | 'status'>> = [];
   const claimed = new Set<string>();
   for (const [i, raw] of objects.entries()) {
@@ -207,6 +226,7 @@ function validateServer(ctx: RouteContext, req: ApiRequest, raw: unknown, i: num
     if (!drive) return invalid(`Drive ${uuid} does not exist`, `${point}.drive`);
     if (drive.owner !== null && drive.owner !== req.user.uuid) return { ok: false, response: denied(req, uuid, 'ATTACH') };
     if (drive.owner === null && drive.media !== 'cdrom') return invalid(`Library drive ${uuid} must be cloned before it can be attached`, `${point}.drive`);
+    if (ctx.store.isBeingDeleted(uuid)) return invalid(`Drive ${uuid} is being deleted`, `${point}.drive`);
     if (drive.status !== 'unmounted' || claimed.has(uuid)) return invalid(`Drive ${uuid} is ${claimed.has(uuid) ? 'mounted' : drive.status} and cannot be attached`, `${point}.drive`);
     claimed.add(uuid);
     drives.push({ drive: uuid, device: d.device as string, dev_channel: d.dev_channel, boot_order: (d.boot_order as number | null | undefined) ?? null });
@@ -278,6 +298,9 @@ function serverAction(ctx: RouteContext, req: ApiRequest, server: FakeServer): F
   const action = req.query.do;
   switch (action) {
     case 'start': {
+      // Starting a server whose deletion started: undocumented; refused here.
+      if (ctx.store.isBeingDeleted(server.uuid)) return apiError(400, `Server ${server.uuid} is being deleted`, null, 'validation');
+      if (ctx.store.outOfCapacity.has('start')) return noCapacity('start the server');
       if (server.status !== 'stopped') return apiError(400, `Cannot start a server in status ${server.status}`, null, 'validation');
       for (const d of server.drives) {
         const drive = ctx.store.drive(d.drive);
@@ -307,11 +330,16 @@ function deleteServer(ctx: RouteContext, req: ApiRequest, server: FakeServer): F
   const recurse = req.query.recurse;
   if (recurse !== undefined && !['all_drives', 'disks', 'cdroms'].includes(recurse)) return apiError(400, `Unknown recurse ${recurse}`, 'recurse');
   const attached = server.drives.map((d) => ctx.store.drive(d.drive)).filter((d): d is FakeDrive => !!d);
-  ctx.store.deleteServer(server.uuid);
-  for (const d of attached) {
-    if (d.owner !== req.user.uuid || ctx.store.mountedOn(d.uuid).length > 0) continue;
-    if (recurse === 'all_drives' || (recurse === 'disks' && d.media === 'disk') || (recurse === 'cdroms' && d.media === 'cdrom')) ctx.store.deleteDrive(d.uuid);
-  }
+  const withIt = attached.filter(
+    (d) =>
+      d.owner === server.owner &&
+      ctx.store.mountedOn(d.uuid).every((s) => s === server.uuid) &&
+      (recurse === 'all_drives' || (recurse === 'disks' && d.media === 'disk') || (recurse === 'cdroms' && d.media === 'cdrom')),
+  );
+  // Asynchronous (servers.rst "204: No content, object deletion started"): the server stays readable and listed
+  // (still holding its drives) until deleteAfterMs, its recurse drives go driveDeleteAfterMs after it.
+  // A DELETE of a server already being deleted answers 204 again (undocumented).
+  ctx.store.startServerDeletion(server.uuid, withIt.map((d) => d.uuid));
   return { status: 204 };
 }
 
@@ -330,6 +358,9 @@ function cloneDrive(ctx: RouteContext, req: ApiRequest, source: FakeDrive): Fake
     return apiError(400, 'Size of the cloned drive can only be bigger or the same', 'size');
   }
   if (source.status !== 'unmounted' && source.status !== 'mounted') return apiError(400, `Drive ${source.uuid} is ${source.status} and cannot be cloned`);
+  // cloudsigma-docs ephemeral_drives.rst: ephemeral (local_nvme) drives: "Clone — No"; and their data "is lost if the guest is stopped".
+  if (body.storage_type === 'local_nvme') return apiError(400, 'Ephemeral (local_nvme) drives cannot be cloned', 'storage_type');
+  if (ctx.store.outOfCapacity.has('clone')) return noCapacity(`create a ${(body.storage_type as string | undefined) ?? source.storage_type ?? 'dssd'} drive`);
   const drive = ctx.store.createDrive(
     {
       owner: req.user.uuid,
@@ -346,10 +377,18 @@ function cloneDrive(ctx: RouteContext, req: ApiRequest, source: FakeDrive): Fake
   return { status: 202, body: { objects: [driveJson(drive)] } };
 }
 
+/**
+ * Asynchronous like a server delete (drives.rst "204: No content, object deletion started"); a drive still
+ * mounted, also on a server whose deletion has not finished, is refused: pycloudsigma's acceptance cleanup
+ * (src/testing/acceptance/common.py `_clean_drives`) treats mounted drives as ones that "cannot be deleted",
+ * and its test_servers.py waits for the server to leave the list before deleting its drives. (drives.rst
+ * itself says DELETE "deletes a single mounted or unmounted drive"; this fake takes the stricter reading.)
+ */
 function deleteDrive(ctx: RouteContext, drive: FakeDrive): FakeResponse {
+  if (ctx.store.isBeingDeleted(drive.uuid)) return { status: 204 };
   if (drive.mounted_on.length > 0) return apiError(400, `Drive ${drive.uuid} is mounted on a server and cannot be deleted`);
   if (drive.status !== 'unmounted' && drive.status !== 'unavailable') return apiError(400, `Drive ${drive.uuid} is ${drive.status} and cannot be deleted now`, null, 'concurrency');
-  ctx.store.deleteDrive(drive.uuid);
+  ctx.store.startDriveDeletion(drive.uuid);
   return { status: 204 };
 }
 

@@ -8,8 +8,15 @@ export interface Timing {
   cloneAfterMs: number;
   runningAfterMs: number;
   stoppedAfterMs: number;
+  /** A deleted server stays readable and listed this long, then answers 404. */
+  deleteAfterMs: number;
+  /** A deleted drive (or one deleted with its server, after the server is gone) stays this long. */
+  driveDeleteAfterMs: number;
   now?: () => number;
 }
+
+/** Which requests find no capacity (answered 503), see routes.ts. */
+export type CapacityGate = 'clone' | 'create' | 'start';
 
 interface Pending {
   status: string;
@@ -24,19 +31,27 @@ interface ServerRecord {
   pending?: Pending;
   /** Addresses of public NICs, assigned when the server first runs. */
   ips: string[];
+  /** Deletion started: gone at this time; `recurse` drives follow later. */
+  goneAt?: number;
+  recurseDrives?: string[];
 }
 
 interface DriveRecord {
   drive: Omit<FakeDrive, 'status' | 'mounted_on'>;
   status: string;
   pending?: Pending;
+  /** Deletion started: gone at this time (or once its server is gone). */
+  goneAt?: number;
 }
 
 export class Store {
   private readonly serverMap = new Map<string, ServerRecord>();
   private readonly driveMap = new Map<string, DriveRecord>();
+  /** ACL grants (cloudsigma-docs acls.rst): object uuid → grantee user uuid → permissions. */
+  private readonly grants = new Map<string, Map<string, Set<string>>>();
   private readonly now: () => number;
   private ipCounter = 0;
+  readonly outOfCapacity = new Set<CapacityGate>();
 
   constructor(private readonly timing: Timing) {
     this.now = timing.now ?? Date.now;
@@ -83,7 +98,64 @@ export class Store {
   }
 
   server(uuid: string): FakeServer | undefined {
+    this.sweep();
     return this.serverView(uuid);
+  }
+
+  // ---- asynchronous deletion (cloudsigma-docs servers.rst/drives.rst "204: No content, object deletion started";
+  //      pycloudsigma src/testing/acceptance/test_servers.py waits for the server's and each drive's 404) ----
+
+  /** Starts the deletion of a server; `recurse` drives go after it. A repeated call changes nothing. */
+  startServerDeletion(uuid: string, recurseDrives: string[]): void {
+    const r = this.serverMap.get(uuid);
+    if (!r || r.goneAt !== undefined) return;
+    r.goneAt = this.now() + this.timing.deleteAfterMs;
+    r.recurseDrives = recurseDrives;
+    this.sweep();
+  }
+
+  startDriveDeletion(uuid: string): void {
+    const r = this.driveMap.get(uuid);
+    if (!r || r.goneAt !== undefined) return;
+    r.goneAt = this.now() + this.timing.driveDeleteAfterMs;
+    this.sweep();
+  }
+
+  isBeingDeleted(uuid: string): boolean {
+    return this.serverMap.get(uuid)?.goneAt !== undefined || this.driveMap.get(uuid)?.goneAt !== undefined;
+  }
+
+  /** Removes what finished deleting: servers first, then their recurse drives after driveDeleteAfterMs. */
+  private sweep(): void {
+    const now = this.now();
+    for (const [uuid, r] of this.serverMap) {
+      if (r.goneAt === undefined || now < r.goneAt) continue;
+      this.serverMap.delete(uuid);
+      this.grants.delete(uuid);
+      for (const d of r.recurseDrives ?? []) {
+        const dr = this.driveMap.get(d);
+        if (dr && dr.goneAt === undefined) dr.goneAt = r.goneAt + this.timing.driveDeleteAfterMs;
+      }
+    }
+    for (const [uuid, r] of this.driveMap) {
+      if (r.goneAt !== undefined && now >= r.goneAt) {
+        this.driveMap.delete(uuid);
+        this.grants.delete(uuid);
+      }
+    }
+  }
+
+  // ---- ACL grants ----
+
+  grant(objectUuid: string, grantee: string, permissions: string[]): void {
+    const byUser = this.grants.get(objectUuid) ?? new Map<string, Set<string>>();
+    byUser.set(grantee, new Set([...(byUser.get(grantee) ?? []), ...permissions]));
+    this.grants.set(objectUuid, byUser);
+  }
+
+  /** The object's owner, or a grantee with this permission. */
+  may(user: string, object: { uuid: string; owner: string | null }, permission: string): boolean {
+    return object.owner === user || (this.grants.get(object.uuid)?.get(user)?.has(permission) ?? false);
   }
 
   /** Servers of one owner, in insertion order. */
@@ -94,8 +166,10 @@ export class Store {
   }
 
   /** One page of an owner's servers: filtered and ordered on the stored records, only the page is materialised. */
-  pageOfServers(owner: string, filter: { name?: string; uuid?: string[] }, orderBy: string | undefined, offset: number, limit: number): { total: number; page: FakeServer[] } {
-    let records = [...this.serverMap.values()].filter((r) => r.server.owner === owner);
+  /** A user's listing: its own servers and the ones shared with it with LIST (cloudsigma-docs acls.rst). */
+  pageOfServers(user: string, filter: { name?: string; uuid?: string[] }, orderBy: string | undefined, offset: number, limit: number): { total: number; page: FakeServer[] } {
+    this.sweep();
+    let records = [...this.serverMap.values()].filter((r) => this.may(user, r.server, 'LIST'));
     if (filter.name !== undefined) records = records.filter((r) => r.server.name === filter.name);
     if (filter.uuid !== undefined) records = records.filter((r) => filter.uuid!.includes(r.server.uuid));
     sortBy(records, orderBy, (r) => r.server);
@@ -103,8 +177,9 @@ export class Store {
     return { total: records.length, page: slice.map((r) => this.serverView(r.server.uuid)!) };
   }
 
-  pageOfDrives(owner: string, filter: { name?: string; uuid?: string[] }, orderBy: string | undefined, offset: number, limit: number): { total: number; page: FakeDrive[] } {
-    let records = [...this.driveMap.values()].filter((r) => r.drive.owner === owner);
+  pageOfDrives(user: string, filter: { name?: string; uuid?: string[] }, orderBy: string | undefined, offset: number, limit: number): { total: number; page: FakeDrive[] } {
+    this.sweep();
+    let records = [...this.driveMap.values()].filter((r) => r.drive.owner !== null && this.may(user, r.drive, 'LIST'));
     if (filter.name !== undefined) records = records.filter((r) => r.drive.name === filter.name);
     if (filter.uuid !== undefined) records = records.filter((r) => filter.uuid!.includes(r.drive.uuid));
     sortBy(records, orderBy, (r) => r.drive);
@@ -113,6 +188,7 @@ export class Store {
   }
 
   allServers(): FakeServer[] {
+    this.sweep();
     return [...this.serverMap.keys()].map((uuid) => this.serverView(uuid)!);
   }
 
@@ -165,6 +241,7 @@ export class Store {
   }
 
   drive(uuid: string): FakeDrive | undefined {
+    this.sweep();
     return this.driveView(uuid);
   }
 
@@ -175,6 +252,7 @@ export class Store {
   }
 
   allDrives(): FakeDrive[] {
+    this.sweep();
     return [...this.driveMap.keys()].map((uuid) => this.driveView(uuid)!);
   }
 
@@ -198,6 +276,8 @@ export class Store {
 
   reset(keepLibrary: boolean): void {
     this.serverMap.clear();
+    this.grants.clear();
+    this.outOfCapacity.clear();
     for (const [uuid, r] of this.driveMap) if (!keepLibrary || r.drive.owner !== null) this.driveMap.delete(uuid);
   }
 

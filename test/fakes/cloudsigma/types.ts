@@ -20,6 +20,13 @@ export interface CloudSigmaFakeOptions {
   runningAfterMs?: number;
   /** A stopped server is stopping, then stopped once this long has passed (default 50). */
   stoppedAfterMs?: number;
+  /**
+   * A deleted server stays readable and listed this long, then answers 404 (default 50): deletion is
+   * asynchronous, cloudsigma-docs servers.rst "204: No content, object deletion started".
+   */
+  deleteAfterMs?: number;
+  /** A deleted drive, or one deleted with its server (counted from the server's 404), stays this long (default 50). */
+  driveDeleteAfterMs?: number;
   /** expires_in of impersonated tokens (default 900). */
   impersonatedTtlSeconds?: number;
   /** Largest page a list answers, whatever `limit` asks (default 0 = no cap). */
@@ -173,6 +180,10 @@ export interface CloudSigmaFake {
   seedDrive(d: SeedDrive): FakeDrive;
   setServerStatus(uuid: string, status: string): void;
   setDriveStatus(uuid: string, status: string): void;
+  /** From now on these requests answer 503 "out of capacity" (cloudsigma-docs general.rst); [] restores capacity. */
+  setOutOfCapacity(gates: Array<'clone' | 'create' | 'start'>): void;
+  /** An ACL grant (cloudsigma-docs acls.rst): `grantee` (e-mail) gets these permissions (LIST, EDIT, ...) on the object. */
+  share(objectUuid: string, grantee: string, permissions: string[]): void;
   /** How many tokens each step of the impersonation flow issued since start or reset(). */
   readonly tokensIssued: { serviceAccount: number; rpt: number; impersonated: number };
   injectFault(f: FaultSpec): void;

@@ -65,6 +65,22 @@ describe('CloudHttpClient retries', () => {
     expect(machineCodeFor(err)).toBe(MachineCode.Unavailable);
   });
 
+  test('readServerErrorBodies: a 5xx capacity body is ResourceExhausted with its message; any other 5xx body is still dropped', async () => {
+    nock(BASE).post('/servers').reply(503, { msg: 'quota of the location reached' });
+    const capacity = await failure(client({ readServerErrorBodies: true }).request({ operation: 'create', method: 'POST', path: '/servers', json: {} }));
+    expect(machineCodeFor(capacity)).toBe(MachineCode.ResourceExhausted);
+    expect(capacity.message).toContain('quota of the location reached');
+    nock(BASE).post('/servers').reply(503, { msg: 'echoed input secret-xyz' });
+    const other = await failure(client({ readServerErrorBodies: true }).request({ operation: 'create', method: 'POST', path: '/servers', json: {} }));
+    expect(machineCodeFor(other)).toBe(MachineCode.Unavailable);
+    expect(other.fields.cloudMessage).toBeUndefined();
+    expect(other.message).not.toContain('secret-xyz');
+    // Without the option a 5xx body is never read.
+    nock(BASE).post('/servers').reply(503, { msg: 'quota of the location reached' });
+    const off = await failure(client().request({ operation: 'create', method: 'POST', path: '/servers', json: {} }));
+    expect(machineCodeFor(off)).toBe(MachineCode.Unavailable);
+  });
+
   // Connection resets are exercised against the stateful fake (integration), where a real socket is destroyed.
   test('retries a DELETE after a 502', async () => {
     const scope = nock(BASE).delete('/servers/1').reply(502, {}).delete('/servers/1').reply(200, {});

@@ -98,6 +98,16 @@ test('funds, billing and capacity answers count as quota (ResourceExhausted)', (
   expect(isCapacityProblem(403, 'permission: User x does not have all of the permissions')).toBe(false);
 });
 
+test('a 503 is capacity unless it is a concurrency error (cloudsigma-docs general.rst, errors.rst)', () => {
+  expect(isCapacityProblem(503, 'backend: We currently cannot provide enough resources to create the server')).toBe(true);
+  expect(isCapacityProblem(503, 'database: Something else')).toBe(true);
+  expect(isCapacityProblem(503, 'concurrency: Concurrent update')).toBe(false);
+  expect(isCapacityProblem(503, 'concurrency: We currently cannot provide enough resources')).toBe(true);
+  // No CloudSigma error list (a proxy in front of the API): not capacity.
+  expect(isCapacityProblem(503, undefined)).toBe(false);
+  expect(isCapacityProblem(500, 'backend: internal error')).toBe(false);
+});
+
 test('lastKnownState leftovers round-trip; garbage and foreign states read as nothing left', () => {
   const text = formatLeftovers({ location: 'zrh', step: 'start server', leftServers: [S], leftDrives: [D] });
   expect(JSON.parse(text)).toEqual({ providerId: `cloudsigma://${S}`, state: 'stopped', cloudsigma: { location: 'zrh', step: 'start server', leftServers: [S], leftDrives: [D] } });
