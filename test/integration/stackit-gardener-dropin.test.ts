@@ -141,3 +141,30 @@ describe.each(POOLS)('%s', (file) => {
     expect(left.sort()).toEqual([foreign.id, unmarked.id].sort());
   });
 });
+
+test('only NICs in the configured network are patched, and what they allowed before stays', async () => {
+  const r = load('pool-full.yaml');
+  const networkId = r.providerSpec.networking.networkId;
+  const otherNetwork = '2b3c4d5e-6f70-4a81-9b2c-3d4e5f6a7b8c';
+  const name = 'shoot--garden--alpha-full-z1-two-nics';
+  const nic = (nicId: string, net: string, ip: string, allowed?: string[]) => ({ nicId, networkId: net, networkName: 'n', mac: 'fa:16:3e:00:00:01', nicSecurity: true, ipv4: ip, allowedAddresses: allowed });
+  const seeded = h.fake.seedServer({
+    projectId: PROJECT_ID,
+    region: REGION,
+    name,
+    labels: { 'kubernetes.io/machine': name, 'kubernetes.io/machineclass': r.className, ...r.providerSpec.labels },
+    networking: { networkId },
+    nics: [nic('0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', networkId, '10.250.0.9', ['10.9.9.9']), nic('1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d', otherNetwork, '192.168.7.9')],
+  });
+  const status = await h.client.call<{ providerId: string; addresses: Array<{ address: string }> }>('CreateMachine', {
+    machine: Buffer.from(JSON.stringify({ metadata: { name, namespace: r.namespace }, spec: { providerID: '' } })),
+    machineClass: r.classBytes,
+    secretData: secretFor(r),
+  });
+  expect(status.providerId).toBe(`stackit://${PROJECT_ID}/${seeded.id}`);
+  const [inNetwork, elsewhere] = h.fake.servers().find((s) => s.id === seeded.id)!.nics;
+  expect(inNetwork!.allowedAddresses).toEqual(['10.9.9.9', ...r.providerSpec.allowedAddresses!]);
+  expect(elsewhere!.allowedAddresses).toBeUndefined();
+  expect(patches()).toHaveLength(1);
+  expect(status.addresses.map((a) => a.address).sort()).toEqual(['10.250.0.9', '192.168.7.9']);
+});
