@@ -20,6 +20,7 @@ program
   .option('--poll-interval <duration>', 'how often a waiting call asks the cloud', '2s')
   .option('--http-timeout <duration>', 'timeout of one cloud API request attempt', '30s')
   .option('--http-retries <n>', 'retries of an idempotent cloud API request (never a create)', '4')
+  .option('--ca-file <paths>', 'extra CA files (PEM, comma-separated) every cloud call trusts, besides the system roots and /etc/ssl/certs/cloudprofile-ca.crt', process.env.MCM_DRIVER_CA_FILE ?? '')
   .option('--max-cloud-response <MiB>', 'largest cloud API response body read; larger ones fail with ResourceExhausted', '256')
   .action(serve);
 

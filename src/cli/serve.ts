@@ -1,4 +1,5 @@
 import { MachineDriver } from '../driver/machine-driver.js';
+import { setExtraCaFiles, trustedCas } from '../http/trusted-cas.js';
 import { logger, setLogLevel } from '../observability/logger.js';
 import { defaultProviders } from '../providers/index.js';
 import { startSidecar } from '../server/sidecar.js';
@@ -15,11 +16,14 @@ export interface ServeFlags {
   httpTimeout: string;
   httpRetries: string;
   maxCloudResponse: string;
+  caFile: string;
 }
 
 /** `mcm-driver serve`: the sidecar, until SIGTERM/SIGINT. */
 export async function serve(flags: ServeFlags): Promise<void> {
   setLogLevel(flags.logLevel);
+  setExtraCaFiles(flags.caFile.split(',').map((f) => f.trim()).filter(Boolean));
+  trustedCas(); // an unreadable CA file stops the start with its name, not the first cloud call
   const driver = new MachineDriver(
     defaultProviders({
       httpTimeoutMs: parseDuration(flags.httpTimeout),

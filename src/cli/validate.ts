@@ -107,7 +107,7 @@ async function checkMachineClass(cls: Loaded, secrets: Loaded[], providers: Prov
     const meta = (cls.value['metadata'] ?? {}) as { name?: string; namespace?: string };
     const data: SecretData = Object.fromEntries(Object.entries(merged).map(([k, v]) => [k, Buffer.from(v)]));
     try {
-      await provider.open({ name: meta.name ?? '', namespace: meta.namespace ?? '', provider: providerName, providerSpec: cls.value['providerSpec'] }, data);
+      await provider.open({ name: meta.name ?? '', namespace: meta.namespace ?? '', provider: providerName, providerSpec: cls.value['providerSpec'] }, data, 'create');
     } catch (err) {
       if (!isInvalidInputError(err)) throw err;
       for (const problem of err.problems) findings.push({ ...locate(cls, []), path: '', message: problem, object });

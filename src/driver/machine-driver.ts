@@ -6,7 +6,7 @@ import { MachineCode } from './codes.js';
 import { asMachineError, withLastKnownState } from './errors.js';
 import { MachineError } from './machine-error.js';
 import { readMachine, readMachineClass, throwIfProblems } from './machine-request.js';
-import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, NodeAddress, SecretData, VmRecord } from './provider.js';
+import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, NodeAddress, SecretData, SessionPurpose, VmRecord } from './provider.js';
 import type { ProviderRegistry } from './provider-registry.js';
 import { SingleFlight } from './single-flight.js';
 
@@ -65,7 +65,7 @@ export class MachineDriver {
    * - Unavailable / DeadlineExceeded / Unauthenticated / PermissionDenied: from the cloud call (table in README).
    */
   async getMachineStatus(call: MachineCall, signal: AbortSignal): Promise<MachineStatus> {
-    const { machine, bound } = await this.bindMachine(call);
+    const { machine, bound } = await this.bindMachine(call, 'manage');
     try {
       const vm = failIfFailed(await this.requireMachineVm(bound.session, machine, signal));
       const status = this.statusOf(machine, vm);
@@ -94,7 +94,7 @@ export class MachineDriver {
    * Errors carry lastKnownState naming the VM, if one was made.
    */
   async createMachine(call: MachineCall, signal: AbortSignal): Promise<MachineStatus> {
-    const { machine, bound } = await this.bindMachine(call);
+    const { machine, bound } = await this.bindMachine(call, 'create');
     const key = `${bound.provider.name}/${bound.machineClass.namespace}/${machine.name}`;
     return this.creates.run(key, signal, (shared) => this.ensureRunningVm(bound, machine, shared));
   }
@@ -106,7 +106,7 @@ export class MachineDriver {
    * - OK: the VM exists (and was asked to start). NotFound: it does not (MCM marks CrashLoopBackOff).
    */
   async initializeMachine(call: MachineCall, signal: AbortSignal): Promise<MachineStatus> {
-    const { machine, bound } = await this.bindMachine(call);
+    const { machine, bound } = await this.bindMachine(call, 'manage');
     try {
       const vm = failIfFailed(await this.requireMachineVm(bound.session, machine, signal));
       if (vm.state === 'stopped' && bound.session.start) {
@@ -129,7 +129,7 @@ export class MachineDriver {
    * - cloud codes per the README table.
    */
   async deleteMachine(call: MachineCall, signal: AbortSignal): Promise<{ lastKnownState: string }> {
-    const { machine, bound } = await this.bindMachine(call);
+    const { machine, bound } = await this.bindMachine(call, 'manage');
     const { session } = bound;
     try {
       const targets = machine.providerId
@@ -165,7 +165,7 @@ export class MachineDriver {
     }
     let session: CloudSession;
     try {
-      session = await provider.open(machineClass, call.secretData);
+      session = await provider.open(machineClass, call.secretData, 'manage');
     } catch (err) {
       logger.warn('list machines: class cannot be read, answering an empty list', { error: asMachineError(err).message });
       return {};
@@ -205,7 +205,12 @@ export class MachineDriver {
     return { provider: this.providers.find(cls.provider)?.name ?? cls.provider, machine: machine?.name ?? '', machineClass: cls.name };
   }
 
-  private async bindMachine(call: MachineCall): Promise<{ machine: MachineRef; bound: Bound }> {
+  /**
+   * Only CreateMachine makes a VM, so only it validates the whole class
+   * ('create'); every other call opens for 'manage' and is never blocked by a
+   * create-only field (deletion is never blocked by what it does not need).
+   */
+  private async bindMachine(call: MachineCall, purpose: SessionPurpose): Promise<{ machine: MachineRef; bound: Bound }> {
     const problems: string[] = [];
     const machine = readMachine(call.machine, problems);
     const machineClass = readMachineClass(call.machineClass, problems);
@@ -216,7 +221,7 @@ export class MachineDriver {
       );
     }
     throwIfProblems(problems);
-    const session = await provider!.open(machineClass, call.secretData);
+    const session = await provider!.open(machineClass, call.secretData, purpose);
     return { machine, bound: { provider: provider!, session, machineClass } };
   }
 
@@ -283,7 +288,8 @@ export class MachineDriver {
         seen.vm = await this.createOnce(session, machine, signal);
         logger.info('VM created', { providerId: seen.vm.providerId });
       }
-      const vm = await this.waitUntilRunning(session, seen, signal);
+      const running = await this.waitUntilRunning(session, seen, signal);
+      const vm = session.completeRunning ? await session.completeRunning(running, signal) : running;
       vmCreateDuration.observe({ provider: provider.name }, (performance.now() - started) / 1000);
       return this.statusOf(machine, vm);
     } catch (err) {

@@ -70,15 +70,39 @@ export interface CloudSession {
    * of that Machine still exists (e.g. the orphan stub named a duplicate).
    */
   releaseMachine?(machineName: string, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: finishes a running VM before CreateMachine reports it (STACKIT:
+   * adds the class's allowedAddresses to the VM's NICs). MachineDriver calls it
+   * on every CreateMachine that reaches a running VM, created or adopted, so it
+   * must be idempotent; its answer (e.g. addresses read from the NICs) is what
+   * CreateMachine reports.
+   */
+  completeRunning?(vm: VmRecord, signal: AbortSignal): Promise<VmRecord>;
 }
+
+/**
+ * What a session is opened for; MachineDriver decides it per call.
+ * - 'create': CreateMachine makes a VM, so the whole providerSpec must validate.
+ * - 'manage': status, initialize, delete and list only read, start or remove
+ *   VMs that exist. They need only what they use (credentials, region,
+ *   endpoints, the names that scope them), so a class that no longer
+ *   validates for create (a renamed machine type, a field a later version
+ *   refuses) still deletes and reports its VMs. What is really missing for
+ *   these calls is still InvalidArgument.
+ */
+export type SessionPurpose = 'create' | 'manage';
 
 export interface CloudProvider {
   /** The MachineClass `provider` value, matched case-insensitively. */
   readonly name: string;
   /** The JSON Schemas of providerSpec and Secret data, for editors and `mcm-driver validate`. */
   readonly schemas?: { providerSpec: object; secret: object };
-  /** Validates the class's providerSpec and the Secret (all problems at once) and binds a session. */
-  open(machineClass: MachineClassRef, secret: SecretData): Promise<CloudSession>;
+  /**
+   * Validates the Secret and what `purpose` needs of the class's providerSpec
+   * (all problems at once) and binds a session. With 'manage', create-only
+   * fields are not validated and create() may refuse with InvalidArgument.
+   */
+  open(machineClass: MachineClassRef, secret: SecretData, purpose: SessionPurpose): Promise<CloudSession>;
   /** The volume ID MCM waits on during drain, or undefined when the PV is not this cloud's. */
   volumeId(pvSpec: Record<string, unknown>): string | undefined;
 }

@@ -20,6 +20,23 @@ export function compileSchema<T>(schema: object): Validator<T> {
 }
 
 /**
+ * The part of a providerSpec schema that calls on existing VMs (SessionPurpose
+ * 'manage') rely on: only `fields`, with their own constraints and
+ * requiredness; every other field may be anything, so a create-only field a
+ * later version refuses never blocks delete, status or list.
+ */
+export function compileManageSchema<T>(schema: object, fields: readonly string[]): Validator<T> {
+  const full = schema as { $defs?: object; properties?: Record<string, unknown>; required?: string[]; type?: unknown };
+  const properties = Object.fromEntries(fields.filter((f) => full.properties?.[f] !== undefined).map((f) => [f, full.properties![f]]));
+  return ajv.compile<T>({
+    type: full.type,
+    properties,
+    required: (full.required ?? []).filter((f) => fields.includes(f)),
+    ...(full.$defs ? { $defs: full.$defs } : {}),
+  });
+}
+
+/**
  * Runs a schema and throws one InvalidInputError listing every problem, each
  * as `<root><path>: <reason>`. Reasons come from ajv and never quote the
  * offending value, so a bad secret is named, not shown.
@@ -82,6 +99,12 @@ function toProblem(e: ErrorObject): SchemaProblem {
       const name = String(e.params.propertyName);
       const why = (e.schema as Record<string, unknown> | undefined)?.['x-error'];
       return { segments, keyName: name, reason: `field name "${name}" is invalid${typeof why === 'string' ? `: ${why}` : ''}` };
+    }
+    case 'type': {
+      // A nullable option: null means unset, so say what a set value must be.
+      const types = Array.isArray(e.params.type) ? (e.params.type as string[]) : String(e.params.type).split(',');
+      const set = types.filter((t) => t !== 'null');
+      return { segments, reason: hint(e) ?? `must be ${set.join(' or ')}${set.length < types.length ? ' (or null for unset)' : ''}` };
     }
     default:
       return { segments, reason: hint(e) ?? e.message ?? e.keyword };

@@ -3,6 +3,7 @@ import { logger } from '../observability/logger.js';
 import { cloudRequestDuration, cloudRequests, cloudRetries } from '../observability/metrics.js';
 import { CloudApiError } from './cloud-api-error.js';
 import { defaultRetryPolicy, fullJitterDelay, type RetryPolicy } from './retry-policy.js';
+import { trustedCas } from './trusted-cas.js';
 
 export interface CloudHttpClientOptions {
   cloud: string;
@@ -63,6 +64,8 @@ export class CloudHttpClient {
     this.http = got.extend({
       prefixUrl: options.baseUrl,
       timeout: { request: options.timeoutMs ?? 30_000 },
+      // Node's roots plus the mounted CloudProfile CA and operator CA files (trusted-cas.ts).
+      https: { certificateAuthority: trustedCas() },
       retry: {
         limit: policy.limit,
         enforceRetryRules: true,

@@ -34,8 +34,8 @@ const INVALID: Array<[string, unknown, string]> = [
   ['networking', { networkId: UUID1, nicIds: [UUID2] }, 'providerSpec.networking'],
   ['networking', { networkId: 'nope' }, 'providerSpec.networking.networkId'],
   ['securityGroups', 'default', 'providerSpec.securityGroups'],
-  ['bootVolume', { source: { type: 'image', id: UUID1 } }, 'providerSpec.bootVolume.size'],
-  ['bootVolume', { size: 10, source: { type: 'snapshot', id: UUID1 } }, 'providerSpec.bootVolume.source.type'],
+  ['bootVolume', { size: 0, source: { type: 'image', id: UUID1 } }, 'providerSpec.bootVolume.size'],
+  ['bootVolume', { size: 10, source: { type: 'backup', id: UUID1 } }, 'providerSpec.bootVolume.source.type'],
   ['bootVolume', { deleteOnTermination: true, source: { type: 'volume', id: UUID1 } }, 'providerSpec.bootVolume'],
   ['volumes', ['x'], 'providerSpec.volumes(0)'],
   ['keypairName', 'has space', 'providerSpec.keypairName'],
@@ -46,6 +46,9 @@ const INVALID: Array<[string, unknown, string]> = [
   ['agent', { provisioned: 'yes' }, 'providerSpec.agent.provisioned'],
   ['configDrive', 'true', 'providerSpec.configDrive'],
   ['metadata', { key: 5 }, 'providerSpec.metadata.key'],
+  ['allowedAddresses', ['10.0.0.0/33x'], 'providerSpec.allowedAddresses(0)'],
+  ['labels', { 'Not_A_Domain/cluster': 'x' }, 'providerSpec.labels'],
+  ['userData', 42, 'providerSpec.userData'],
   ['machineTyp', 'c2i.2', 'unknown field "machineTyp"'],
 ];
 
@@ -91,7 +94,7 @@ test.each(INVALID)('invalid %s is refused with InvalidArgument naming it, and no
 });
 
 test('all problems of a class and its Secret come back in one InvalidArgument', async () => {
-  const spec = { region: 'EU', machineTyp: 'x', networking: {}, bootVolume: { source: { type: 'image', id: 'x' } }, serviceAccountMails: ['a@b.cd', 'c@d.ef'] };
+  const spec = { region: 'EU', machineTyp: 'x', networking: {}, bootVolume: { size: -1, source: { type: 'image', id: 'x' } }, serviceAccountMails: ['a@b.cd', 'c@d.ef'] };
   const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-all', { spec, secret: h.secretData({ 'project-id': 'nope', token: undefined }) })));
   expect(err.code).toBe(MachineCode.InvalidArgument);
   for (const path of [

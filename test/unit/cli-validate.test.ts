@@ -21,7 +21,7 @@ test('every seeded mistake is found at its line and column, with its path and re
   expect(at('broken-class.yaml', 23)).toContain('providerSpec.imageId: must be a lowercase UUID');
   expect(findings.find((f) => f.path === 'providerSpec.imageId')?.column).toBe(12);
   // wrong type
-  expect(at('broken-class.yaml', 25)).toContain('providerSpec.bootVolume.size: must be integer');
+  expect(at('broken-class.yaml', 25)).toContain('providerSpec.bootVolume.size: must be integer (or null for unset)');
   // the Secret it references, cross-checked
   expect(at('broken-class.yaml', 7)).toContain('stringData.project-id: must be a lowercase UUID');
   // missing secret keys

@@ -42,7 +42,7 @@ describe.each(clouds)('samples/%s', (cloud) => {
       provider: String(cls['provider']),
       providerSpec: cls['providerSpec'],
     };
-    await expect(provider!.open(machineClass, data)).resolves.toBeDefined();
+    await expect(provider!.open(machineClass, data, 'create')).resolves.toBeDefined();
   });
 
   test('every MachineDeployment names a sample MachineClass', () => {

@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MachineCode } from '../../driver/codes.js';
 import { asMachineError } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, VmRecord } from '../../driver/provider.js';
-import { assertValid, compileSchema } from '../../driver/validation.js';
+import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudApiError, isCloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
@@ -58,6 +58,8 @@ export interface CloudSigmaProviderOptions {
 }
 
 const validateSpec = compileSchema<CloudSigmaProviderSpec>(providerSpecSchema);
+/** Delete, status and list use only the location (the API host) of the class. */
+const validateManageSpec = compileManageSchema<CloudSigmaProviderSpec>(providerSpecSchema, ['location']);
 const validateSecret = compileSchema<CloudSigmaSecret>(secretSchema);
 
 interface Timings {
@@ -81,15 +83,15 @@ export class CloudSigmaProvider implements CloudProvider {
     };
   }
 
-  async open(machineClass: MachineClassRef, secretData: SecretData): Promise<CloudSession> {
+  async open(machineClass: MachineClassRef, secretData: SecretData, purpose: SessionPurpose): Promise<CloudSession> {
     const problems: string[] = [];
     const spec = machineClass.providerSpec;
-    collect(problems, () => assertValid(validateSpec, spec, 'machineClass.providerSpec'));
+    collect(problems, () => assertValid(purpose === 'create' ? validateSpec : validateManageSpec, spec, 'machineClass.providerSpec'));
     const secret = decodeSecret(secretData) as CloudSigmaSecret;
     collect(problems, () => assertValid(validateSecret, secret, 'secret'));
     const validSpec = spec as CloudSigmaProviderSpec;
     const location = resolveLocation(spec, secret, problems);
-    if ((spec as { vncPassword?: { policy?: unknown } } | null)?.vncPassword?.policy === 'secret' && !secret['vnc-password']) {
+    if (purpose === 'create' && (spec as { vncPassword?: { policy?: unknown } } | null)?.vncPassword?.policy === 'secret' && !secret['vnc-password']) {
       problems.push('secret.vnc-password: is required when machineClass.providerSpec.vncPassword.policy is secret');
     }
     const { cpu, smp } = (spec ?? {}) as { cpu?: unknown; smp?: unknown };

@@ -1,6 +1,6 @@
 import { CloudApiError, isNotFound } from '../../http/cloud-api-error.js';
 import type { CloudHttpClient } from '../../http/cloud-http-client.js';
-import type { CreateServerPayload, StackitServer } from './types.js';
+import type { CreateServerPayload, StackitNic, StackitServer } from './types.js';
 
 /**
  * The STACKIT IaaS v2 server operations the driver needs, one method per API
@@ -67,5 +67,29 @@ export class IaasClient {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+  }
+
+  /** GET .../servers/{serverId}/nics (ListServerNICs in the v2 spec). */
+  async listServerNics(serverId: string, signal: AbortSignal): Promise<StackitNic[]> {
+    const res = await this.http.request<{ items?: StackitNic[] }>({ operation: 'list server nics', method: 'GET', path: `${this.servers}/${serverId}/nics`, signal });
+    if (!Array.isArray(res.body?.items)) throw new CloudApiError('stackit', 'list server nics', 'malformed', { status: res.status, requestId: res.requestId });
+    return res.body.items;
+  }
+
+  /**
+   * PATCH .../networks/{networkId}/nics/{nicId} (UpdateNic) with the NIC's
+   * whole new allowedAddresses list: the field is replaced, not merged, so the
+   * caller sends what the NIC had plus what it adds.
+   */
+  async setNicAllowedAddresses(networkId: string, nicId: string, allowedAddresses: string[], signal: AbortSignal): Promise<StackitNic> {
+    const res = await this.http.request<StackitNic>({
+      operation: 'update nic',
+      method: 'PATCH',
+      path: `/v2/projects/${this.projectId}/regions/${this.region}/networks/${networkId}/nics/${nicId}`,
+      json: { allowedAddresses },
+      signal,
+    });
+    if (typeof res.body?.id !== 'string') throw new CloudApiError('stackit', 'update nic', 'malformed', { status: res.status, requestId: res.requestId });
+    return res.body;
   }
 }

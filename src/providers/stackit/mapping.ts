@@ -2,8 +2,13 @@ import { MachineCode } from '../../driver/codes.js';
 import type { MachineClassRef, MachineRef, NodeAddress, VmRecord, VmState } from '../../driver/provider.js';
 import { CLUSTER_LABEL, MACHINE_CLASS_LABEL, MACHINE_LABEL } from './markers.js';
 import { formatProviderId } from './provider-id.js';
-import type { CreateServerPayload, StackitProviderSpec, StackitServer } from './types.js';
+import type { CreateServerPayload, StackitNic, StackitProviderSpec, StackitServer } from './types.js';
 
+/**
+ * The labels the driver owns on a server. The namespace marker is always
+ * written (so a class that later drops kubernetes.io/cluster still finds its
+ * servers); kubernetes.io/cluster comes with the class's own labels.
+ */
 export function markerLabels(machineName: string, cls: MachineClassRef): Record<string, string> {
   return { [MACHINE_LABEL]: machineName, [MACHINE_CLASS_LABEL]: cls.name, [CLUSTER_LABEL]: cls.namespace };
 }
@@ -11,7 +16,7 @@ export function markerLabels(machineName: string, cls: MachineClassRef): Record<
 /**
  * providerSpec + Machine → CreateServerPayload. The server is named after the
  * Machine; the marker labels win over user labels (the schema already rejects
- * user labels with these keys). userData comes from the Secret MCM filled in.
+ * user labels with these keys). userData comes from the class, else from the Secret MCM filled in.
  */
 export function createServerPayload(
   spec: StackitProviderSpec,
@@ -19,7 +24,7 @@ export function createServerPayload(
   cls: MachineClassRef,
   userData: Buffer | undefined,
 ): CreateServerPayload {
-  const { region: _region, bootVolume, labels, ...rest } = spec;
+  const { region: _region, bootVolume, labels, allowedAddresses: _allowed, userData: specUserData, ...rest } = spec;
   const payload: CreateServerPayload = {
     ...rest,
     name: machine.name,
@@ -32,7 +37,9 @@ export function createServerPayload(
           { ...bootVolume, deleteOnTermination: bootVolume.deleteOnTermination ?? true }
         : bootVolume;
   }
-  if (userData && userData.length > 0) payload.userData = userData.toString('base64');
+  // The class's userData wins over the Secret's, as in the Go provider (pkg/provider/create.go, createServerRequest).
+  if (specUserData) payload.userData = Buffer.from(specUserData, 'utf8').toString('base64');
+  else if (userData && userData.length > 0) payload.userData = userData.toString('base64');
   return payload;
 }
 
@@ -74,6 +81,16 @@ function addresses(server: StackitServer): NodeAddress[] {
     if (nic.ipv4) out.push({ type: 'InternalIP', address: nic.ipv4 });
     if (nic.ipv6) out.push({ type: 'InternalIP', address: nic.ipv6 });
     if (nic.publicIp) out.push({ type: 'ExternalIP', address: nic.publicIp });
+  }
+  return out;
+}
+
+/** A server's addresses as its NICs report them (the Go provider's nicAddresses, pkg/provider/create.go). */
+export function nicAddresses(nics: readonly StackitNic[]): NodeAddress[] {
+  const out: NodeAddress[] = [];
+  for (const nic of nics) {
+    if (nic.ipv4) out.push({ type: 'InternalIP', address: nic.ipv4 });
+    if (nic.ipv6) out.push({ type: 'InternalIP', address: nic.ipv6 });
   }
   return out;
 }

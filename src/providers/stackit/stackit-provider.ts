@@ -1,27 +1,43 @@
 import { createHash } from 'node:crypto';
 import { MachineCode } from '../../driver/codes.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, VmRecord } from '../../driver/provider.js';
-import { assertValid, compileSchema } from '../../driver/validation.js';
+import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
 import { type AccessTokenSource, ServiceAccountKeyFlow, StaticToken } from './access-token.js';
+import { logger } from '../../observability/logger.js';
+import { withAllowedAddresses } from './allowed-addresses.js';
 import { IaasClient } from './iaas-client.js';
-import { createServerPayload, hasLabels, isCapacityProblem, markerLabels, toVmRecord } from './mapping.js';
-import { CLUSTER_LABEL, MACHINE_CLASS_LABEL, MACHINE_LABEL, labelSelector } from './markers.js';
+import { createServerPayload, hasLabels, isCapacityProblem, nicAddresses, toVmRecord } from './mapping.js';
+import { type ClusterMarker, MACHINE_CLASS_LABEL, MACHINE_LABEL, clusterMarker, labelSelector } from './markers.js';
 import { parseProviderId } from './provider-id.js';
 import providerSpecSchema from './provider-spec.schema.json' with { type: 'json' };
 import secretSchema from './secret.schema.json' with { type: 'json' };
 import serviceAccountKeySchema from './service-account-key.schema.json' with { type: 'json' };
 import type { ServiceAccountKey, StackitProviderSpec, StackitSecret } from './types.js';
+import { dropUnset } from './unset-fields.js';
 
 export const DEFAULT_IAAS_ENDPOINT = 'https://iaas.api.stackit.cloud';
 export const DEFAULT_TOKEN_ENDPOINT = 'https://service-account.api.stackit.cloud/token';
 
+/**
+ * Endpoints, first set wins: the Secret's `iaas-endpoint` / `token-endpoint`,
+ * these options, env STACKIT_IAAS_ENDPOINT / STACKIT_TOKEN_BASEURL, the older
+ * aliases STACKIT_API_ENDPOINT / STACKIT_TOKEN_ENDPOINT, the service account
+ * key's own tokenEndpoint (token only), the public endpoints. The first env
+ * pair are the names Gardener's extension sets on the provider container
+ * (gardener-extension-provider-stackit pkg/webhook/controlplane/ensurer.go)
+ * and STACKIT's SDK reads (stackit-sdk-go core/auth/auth.go reads
+ * STACKIT_TOKEN_BASEURL as the full token URL it POSTs to, core/clients/key_flow.go;
+ * the Go provider passes STACKIT_IAAS_ENDPOINT as the IaaS base URL without
+ * /v2, machine-controller-manager-provider-stackit pkg/client/sdk.go). Ours
+ * have the same meaning.
+ */
 export interface StackitProviderOptions {
-  /** IaaS base URL; env STACKIT_API_ENDPOINT; a Secret's `iaas-endpoint` wins. */
+  /** IaaS base URL, e.g. https://iaas.api.stackit.cloud. */
   iaasEndpoint?: string;
-  /** Token endpoint; env STACKIT_TOKEN_ENDPOINT; a Secret's `token-endpoint` wins. */
+  /** The full token URL, e.g. https://service-account.api.stackit.cloud/token. */
   tokenEndpoint?: string;
   httpTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
@@ -29,6 +45,8 @@ export interface StackitProviderOptions {
 }
 
 const validateSpec = compileSchema<StackitProviderSpec>(providerSpecSchema);
+/** Status, delete and list use the region (API path) and the labels (the cluster marker) only. */
+const validateManageSpec = compileManageSchema<StackitProviderSpec>(providerSpecSchema, ['region', 'labels']);
 const validateSecret = compileSchema<StackitSecret>(secretSchema);
 const validateKey = compileSchema<ServiceAccountKey>(serviceAccountKeySchema);
 
@@ -42,10 +60,10 @@ export class StackitProvider implements CloudProvider {
 
   constructor(private readonly options: StackitProviderOptions = {}) {}
 
-  async open(machineClass: MachineClassRef, secretData: SecretData): Promise<CloudSession> {
+  async open(machineClass: MachineClassRef, secretData: SecretData, purpose: SessionPurpose): Promise<CloudSession> {
     const problems: string[] = [];
     const spec = machineClass.providerSpec;
-    collect(problems, () => assertValid(validateSpec, spec, 'machineClass.providerSpec'));
+    collect(problems, () => assertValid(purpose === 'create' ? validateSpec : validateManageSpec, spec, 'machineClass.providerSpec'));
     const secret = decodeSecret(secretData) as unknown as StackitSecret;
     collect(problems, () => assertValid(validateSecret, secret, 'secret'));
     const key = secret['serviceaccount.json'] !== undefined ? parseKey(secret, problems) : undefined;
@@ -54,9 +72,10 @@ export class StackitProvider implements CloudProvider {
     else checkName(machineClass.namespace, 'machineClass.metadata.namespace', problems);
     if (problems.length > 0) throw new InvalidInputError(problems);
 
-    const validSpec = spec as StackitProviderSpec;
+    const validSpec = dropUnset(spec as StackitProviderSpec);
     const iaas = new IaasClient(this.http(secret, key), secret['project-id'], validSpec.region);
-    return new StackitSession(iaas, secret['project-id'], validSpec, machineClass, secretData['userData']);
+    const marker = clusterMarker(validSpec.labels, machineClass.namespace);
+    return new StackitSession(iaas, secret['project-id'], validSpec, machineClass, marker, secretData['userData']);
   }
 
   /** STACKIT's CSI driver names its volumes by the block-storage volume ID. */
@@ -72,9 +91,16 @@ export class StackitProvider implements CloudProvider {
    * with the same Secret share one token refresh.
    */
   private http(secret: StackitSecret, key: KeyWithPem | undefined): CloudHttpClient {
-    const iaasEndpoint = secret['iaas-endpoint'] ?? this.options.iaasEndpoint ?? process.env.STACKIT_API_ENDPOINT ?? DEFAULT_IAAS_ENDPOINT;
+    const env = process.env;
+    const iaasEndpoint =
+      secret['iaas-endpoint'] ?? this.options.iaasEndpoint ?? (env.STACKIT_IAAS_ENDPOINT || undefined) ?? (env.STACKIT_API_ENDPOINT || undefined) ?? DEFAULT_IAAS_ENDPOINT;
     const tokenUrl = key
-      ? (secret['token-endpoint'] ?? this.options.tokenEndpoint ?? process.env.STACKIT_TOKEN_ENDPOINT ?? key.credentials.tokenEndpoint ?? DEFAULT_TOKEN_ENDPOINT)
+      ? (secret['token-endpoint'] ??
+        this.options.tokenEndpoint ??
+        (env.STACKIT_TOKEN_BASEURL || undefined) ??
+        (env.STACKIT_TOKEN_ENDPOINT || undefined) ??
+        key.credentials.tokenEndpoint ??
+        DEFAULT_TOKEN_ENDPOINT)
       : '';
     const credential = key ? JSON.stringify(key) : secret.token!;
     const id = createHash('sha256').update(`${iaasEndpoint}\n${tokenUrl}\n${credential}`).digest('hex');
@@ -112,6 +138,7 @@ class StackitSession implements CloudSession {
     private readonly projectId: string,
     private readonly spec: StackitProviderSpec,
     private readonly machineClass: MachineClassRef,
+    private readonly cluster: ClusterMarker,
     private readonly userData: Buffer | undefined,
   ) {}
 
@@ -122,7 +149,7 @@ class StackitSession implements CloudSession {
   }
 
   async findByMachine(machineName: string, signal: AbortSignal): Promise<VmRecord[]> {
-    return this.listByLabels({ [MACHINE_LABEL]: machineName, [CLUSTER_LABEL]: this.machineClass.namespace }, signal);
+    return this.listByLabels({ [MACHINE_LABEL]: machineName, [this.cluster.key]: this.cluster.value }, signal);
   }
 
   async create(machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
@@ -140,7 +167,38 @@ class StackitSession implements CloudSession {
   }
 
   async list(signal: AbortSignal): Promise<VmRecord[]> {
-    return this.listByLabels({ [MACHINE_CLASS_LABEL]: this.machineClass.name, [CLUSTER_LABEL]: this.machineClass.namespace }, signal);
+    return this.listByLabels({ [MACHINE_CLASS_LABEL]: this.machineClass.name, [this.cluster.key]: this.cluster.value }, signal);
+  }
+
+  /**
+   * Adds the class's allowedAddresses to the server's NICs in the configured
+   * network, as the Go provider's patchNetworkInterfaces does once the server
+   * is ACTIVE (machine-controller-manager-provider-stackit pkg/provider/create.go):
+   * native-routing CNIs send pod traffic from pod CIDRs, which anti-spoofing
+   * drops otherwise. A NIC that already allows every CIDR is not patched, so an
+   * adopt or a retry sends nothing new. The addresses reported are the NICs'.
+   */
+  async completeRunning(vm: VmRecord, signal: AbortSignal): Promise<VmRecord> {
+    const wanted = this.spec.allowedAddresses ?? [];
+    // Nothing to allow: the server's own NIC view (details=true) already gave the addresses; no extra call to fail.
+    if (wanted.length === 0) return vm;
+    const serverId = parseProviderId(vm.providerId).serverId;
+    const nics = await this.iaas.listServerNics(serverId, signal);
+    if (nics.length === 0) throw new MachineError(MachineCode.Unavailable, `STACKIT server ${serverId} has no network interface yet to allow ${wanted.length} address range(s) on`);
+    const networking = this.spec.networking;
+    const inScope = (nic: { id: string; networkId?: string }) =>
+      'networkId' in networking ? nic.networkId === networking.networkId : networking.nicIds.includes(nic.id);
+    const result = [];
+    for (const nic of nics) {
+      const next = inScope(nic) ? withAllowedAddresses(nic.allowedAddresses, wanted) : undefined;
+      if (!next || !nic.networkId) {
+        result.push(nic);
+        continue;
+      }
+      result.push(await this.iaas.setNicAllowedAddresses(nic.networkId, nic.id, next, signal));
+      logger.info('allowed address ranges added to a NIC', { providerId: vm.providerId, nicId: nic.id, added: next.length - (nic.allowedAddresses?.length ?? 0) });
+    }
+    return { ...vm, addresses: mergeAddresses(nicAddresses(result), vm.addresses) };
   }
 
   /**
@@ -154,6 +212,12 @@ class StackitSession implements CloudSession {
       .filter((s) => hasLabels(s, wanted) && s.labels?.[MACHINE_LABEL])
       .map((s) => toVmRecord(s, this.projectId));
   }
+}
+
+/** NIC addresses first; a public IP the server listing reported stays (NICs do not carry it). */
+function mergeAddresses(fromNics: VmRecord['addresses'], fromServer: VmRecord['addresses']): VmRecord['addresses'] {
+  const extra = fromServer.filter((a) => a.type === 'ExternalIP' && !fromNics.some((n) => n.address === a.address));
+  return [...fromNics, ...extra];
 }
 
 function decodeSecret(data: SecretData): Record<string, string> {

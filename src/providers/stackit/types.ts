@@ -1,4 +1,4 @@
-/** The providerSpec, as its JSON Schema (provider-spec.schema.json) allows it. */
+/** The providerSpec, as its JSON Schema (provider-spec.schema.json) allows it, after dropUnset (no null or empty option). */
 export interface StackitProviderSpec {
   region: string;
   machineType: string;
@@ -10,8 +10,12 @@ export interface StackitProviderSpec {
     size?: number;
     performanceClass?: string;
     deleteOnTermination?: boolean;
-    source: { type: 'image' | 'volume'; id: string };
+    source: { type: 'image' | 'snapshot' | 'volume'; id: string };
   };
+  /** CIDRs added to the allowed addresses of the server's NICs in its network (not part of the create payload). */
+  allowedAddresses?: string[];
+  /** Replaces the Secret's userData (plain text). */
+  userData?: string;
   volumes?: string[];
   keypairName?: string;
   availabilityZone?: string;
@@ -34,7 +38,7 @@ export interface StackitSecret {
 }
 
 /** IaaS v2 CreateServerPayload: what the adapter sends. */
-export interface CreateServerPayload extends Omit<StackitProviderSpec, 'region'> {
+export interface CreateServerPayload extends Omit<StackitProviderSpec, 'region' | 'allowedAddresses' | 'userData'> {
   name: string;
   labels: Record<string, string>;
   userData?: string;
@@ -48,6 +52,15 @@ export interface StackitServer {
   errorMessage?: string;
   labels?: Record<string, string>;
   nics?: Array<{ ipv4?: string; ipv6?: string; publicIp?: string; networkId?: string; nicId?: string }>;
+}
+
+/** IaaS v2 NIC: the fields the adapter reads (GET .../servers/{serverId}/nics). */
+export interface StackitNic {
+  id: string;
+  networkId?: string;
+  ipv4?: string;
+  ipv6?: string;
+  allowedAddresses?: string[];
 }
 
 export interface ServiceAccountKey {

@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MachineCode } from '../../driver/codes.js';
 import { asMachineError, withLastKnownState } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, VmRecord } from '../../driver/provider.js';
-import { assertValid, compileSchema } from '../../driver/validation.js';
+import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
@@ -52,6 +52,8 @@ export interface VpsieProviderOptions {
 }
 
 const validateSpec = compileSchema<VpsieProviderSpec>(providerSpecSchema);
+/** Delete, status and list use the project, the delete reason and the discovery settings; nothing that shapes a new VM. */
+const validateManageSpec = compileManageSchema<VpsieProviderSpec>(providerSpecSchema, ['projectId', 'deleteReason', 'discovery']);
 const validateSecret = compileSchema<VpsieSecret>(secretSchema);
 
 interface Timing {
@@ -81,10 +83,10 @@ export class VpsieProvider implements CloudProvider {
     this.ledger = new RequestLedger(this.now);
   }
 
-  async open(machineClass: MachineClassRef, secretData: SecretData): Promise<CloudSession> {
+  async open(machineClass: MachineClassRef, secretData: SecretData, purpose: SessionPurpose): Promise<CloudSession> {
     const problems: string[] = [];
     const spec = machineClass.providerSpec;
-    collect(problems, () => assertValid(validateSpec, spec, 'machineClass.providerSpec'));
+    collect(problems, () => assertValid(purpose === 'create' ? validateSpec : validateManageSpec, spec, 'machineClass.providerSpec'));
     const secret = decodeSecret(secretData) as unknown as VpsieSecret;
     collect(problems, () => assertValid(validateSecret, secret, 'secret'));
     const timeoutText = (spec as VpsieProviderSpec | undefined)?.discovery?.timeout;

@@ -104,6 +104,25 @@ export class ServerStore {
     return this.view(record, nowMs);
   }
 
+  /**
+   * Replaces a NIC's allowedAddresses (UpdateNic is a PATCH of the NIC: a given
+   * field replaces the stored one). undefined when no server of that project
+   * and region has a NIC with this ID in this network.
+   */
+  updateNicAllowedAddresses(projectId: string, region: string, networkId: string, nicId: string, allowedAddresses: string[]): FakeNic | undefined {
+    this.sweep();
+    for (const record of this.records.values()) {
+      const { server } = record;
+      if (server.projectId !== projectId || server.region !== region) continue;
+      const nic = server.nics.find((n) => n.nicId === nicId && n.networkId === networkId);
+      if (nic) {
+        nic.allowedAddresses = [...allowedAddresses];
+        return { ...nic };
+      }
+    }
+    return undefined;
+  }
+
   /** A server of that project and region that is not gone yet (DELETING ones included). */
   find(projectId: string, region: string, id: string): FakeServer | undefined {
     const nowMs = this.sweep();

@@ -45,6 +45,8 @@ export interface FakeNic {
   ipv4?: string;
   ipv6?: string;
   publicIp?: string;
+  /** IPs/CIDRs anti-spoofing lets this NIC send from (vendor spec ServerNetwork / NIC allowedAddresses). */
+  allowedAddresses?: string[];
 }
 
 /** A server as the fake holds it, with its status as of the moment the snapshot was taken. */

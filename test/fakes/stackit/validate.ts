@@ -92,13 +92,21 @@ export function validateCreateServer(body: unknown): Validation {
     if (!isObject(bootVolume)) return schemaError('/bootVolume', 'value must be an object');
     const source = bootVolume.source;
     if (!isObject(source)) return schemaError('/bootVolume/source', 'property "source" is missing');
-    if (source.type !== 'image' && source.type !== 'volume') {
-      return schemaError('/bootVolume/source/type', 'value must be one of "image", "volume"');
+    // BootVolumeSourceTypes is a plain string in the vendor spec; its prose lists image and volume.
+    // STACKIT's Go provider also sends snapshot (machine-controller-manager-provider-stackit
+    // pkg/provider/apis/validation/validation.go), so the fake stores it like an image source.
+    if (source.type !== 'image' && source.type !== 'volume' && source.type !== 'snapshot') {
+      return schemaError('/bootVolume/source/type', 'value must be one of "image", "snapshot", "volume"');
     }
     if (!isUuid(source.id)) return { ok: false, msg: 'invalid uuid' };
-    // The real API needs a size to create a volume from an image (its example error message).
+    // A size, when sent, must be a positive integer (the vendor's InvalidBootDeviceSize example,
+    // "boot device size is not valid or missing"). A missing size is accepted: the vendor schema
+    // does not require it and STACKIT's Go provider omits it when unset (pkg/client/sdk.go,
+    // CreateServer: SetSize only if > 0), relying on the image's size. [unconfirmed against the
+    // real API: ../shared/docs/cloud-apis.md §1.3 says Terraform requires it for image sources;
+    // if the real API refuses, its 400 reaches MCM as InvalidArgument with this message.]
     const size = bootVolume.size;
-    if (source.type === 'image' && !(typeof size === 'number' && Number.isInteger(size) && size > 0)) {
+    if (size !== undefined && !(typeof size === 'number' && Number.isInteger(size) && size > 0)) {
       return { ok: false, msg: 'boot device size is not valid or missing' };
     }
   } else if (body.imageId === undefined) {

@@ -47,7 +47,7 @@ test('error bodies: the status they stand for', () => {
 
 test('the token travels in the Vpsie-Auth header; HTTP 200 with an error body is an error with its message', async () => {
   nock('http://vpsie.test').matchHeader('vpsie-auth', 'tok-1').get('/apps/v2/vm').query({ projectId: '42' }).reply(200, { error: true, message: 'Invalid projectId' });
-  const session = await provider().open(cls, secret());
+  const session = await provider().open(cls, secret(), 'create');
   const err = await failure(session.list(signal()));
   expect(err).toBeInstanceOf(VpsieBodyError);
   expect(err).toBeInstanceOf(CloudApiError);
@@ -58,7 +58,7 @@ test('the token travels in the Vpsie-Auth header; HTTP 200 with an error body is
 
 test('a body that is not VPSie’s envelope is malformed (Unavailable), never an empty list', async () => {
   nock('http://vpsie.test').get('/apps/v2/vm').query(true).reply(200, { error: false, data: 'nope' });
-  const session = await provider().open(cls, secret());
+  const session = await provider().open(cls, secret(), 'create');
   expect(asMachineError(await failure(session.list(signal()))).code).toBe(MachineCode.Unavailable);
 });
 
@@ -70,7 +70,7 @@ test('get: 404 is believed only when the list agrees; deleted VMs are gone', asy
     .get('/apps/v2/vm/id-2').reply(200, { error: true, message: 'VM not found' })
     .get('/apps/v2/vm').query(true).reply(200, { error: false, data: [listed], total: 1 })
     .get('/apps/v2/vm/id-3').reply(200, { error: false, data: { vmData: { identifier: 'id-3', hostname: 'm-3', is_deleted: 1 } } });
-  const session = await provider().open(cls, secret());
+  const session = await provider().open(cls, secret(), 'create');
   expect(await session.get('vpsie://id-1', signal())).toMatchObject({ providerId: 'vpsie://id-1', machineName: 'm-1', state: 'running' });
   expect(await session.get('vpsie://id-2', signal())).toBeUndefined();
   expect(await session.get('vpsie://id-3', signal())).toBeUndefined();
@@ -82,7 +82,7 @@ test('delete sends identifier, password and reason in the body; already gone is 
   nock('http://vpsie.test')
     .delete('/apps/v2/vm', (b: unknown) => ((body = b), true)).reply(200, { error: false })
     .delete('/apps/v2/vm').reply(404, { error: true, code: 404, message: 'VM not found' });
-  const session = await provider().open(cls, secret());
+  const session = await provider().open(cls, secret(), 'create');
   await session.delete('vpsie://id-1', signal());
   expect(body).toEqual({ vmIdentifier: 'id-1', password: 'pw', deleteStatistic: { reason: 'no longer needed', note: expect.any(String) } });
   await expect(session.delete('vpsie://id-1', signal())).resolves.toBeUndefined();
@@ -93,11 +93,11 @@ test('endpoint: the Secret’s api-endpoint, else the option, else env VPSIE_API
   const empty = { error: false, data: [], total: 0 };
   process.env.VPSIE_API_ENDPOINT = 'http://env.test/apps/v2';
   nock('http://env.test').get('/apps/v2/vm').query(true).reply(200, empty);
-  await (await provider(null).open(cls, secret())).list(signal());
+  await (await provider(null).open(cls, secret(), 'manage')).list(signal());
   nock('http://option.test').get('/apps/v2/vm').query(true).reply(200, empty);
-  await (await provider('http://option.test/apps/v2').open(cls, secret())).list(signal());
+  await (await provider('http://option.test/apps/v2').open(cls, secret(), 'manage')).list(signal());
   nock('http://secret.test').get('/api/v2/vm').query(true).reply(200, empty);
-  await (await provider('http://option.test/apps/v2').open(cls, secret({ 'api-endpoint': 'http://secret.test/api/v2' }))).list(signal());
+  await (await provider('http://option.test/apps/v2').open(cls, secret({ 'api-endpoint': 'http://secret.test/api/v2' }), 'manage')).list(signal());
   expect(nock.pendingMocks()).toHaveLength(0);
 });
 
