@@ -58,63 +58,54 @@ export function gardenerStackitArgs(namespace: string): string[] {
   ];
 }
 
+/** The fixture of issue 11: the extension's chart rendered for a pool with every option set. */
+const RENDERED_POOL = 'test/fixtures/gardener-stackit/pool-full.yaml';
+
 /**
- * THE ONE PLACE to swap for the rendered fixtures of test/fixtures/gardener-stackit/
- * once they are merged (with the driver's support for providerSpec.allowedAddresses,
- * the kubernetes.io/cluster label and nulls).
- *
- * Until then: a MachineClass of the shape the extension renders
- * (charts/internal/machineclass-stackit/templates/machineclass.yaml of
- * gardener-extension-provider-stackit): provider "stackit"; secretRef is the
- * class's own Secret holding only userData; credentialsSecretRef is the
- * shoot's cloud provider Secret; providerSpec with availabilityZone,
- * keypairName, bootVolume from an image, securityGroups by id. Left out
- * because today's driver rejects them: providerSpec.allowedAddresses (the pod
- * CIDRs) and labels {kubernetes.io/cluster: <technical id>}.
+ * A MachineClass exactly as gardener-extension-provider-stackit renders it
+ * (test/fixtures/gardener-stackit/, see the header there for the template and
+ * commit it reproduces): allowedAddresses, labels {kubernetes.io/cluster},
+ * keypairName, bootVolume, securityGroups. Only what must point at this
+ * environment is replaced: names and namespace, the cluster label (= this
+ * container's namespace), the fake's network and image IDs. The credentials
+ * Secret carries a static token instead of the rendered service-account key,
+ * because the e2e fake cloud serves no token endpoint.
  */
 function extensionRenderedClass(ctx: ScenarioContext, className: string): { secrets: object[]; machineClass: object } {
-  const { userData, ...credentials } = ctx.c.secretData(); // project-id + a static token (the fake has no token endpoint)
-  const spec = ctx.c.providerSpec('v1') as { region: string; machineType: string; imageId: string; networking: { networkId: string } };
+  const { userData, ...credentials } = ctx.c.secretData(); // project-id + a static token
+  const spec = ctx.c.providerSpec('v1') as { region: string; imageId: string; networking: { networkId: string } };
+  const docs = readFileSync(path.resolve(RENDERED_POOL), 'utf8')
+    .split(/^---$/m)
+    .map((d) => parseYaml(d) as { kind?: string } | null);
+  const rendered = docs.find((d) => d?.kind === 'MachineClass') as {
+    metadata: { name: string; namespace: string; labels?: Record<string, string> };
+    secretRef: { name: string; namespace: string };
+    credentialsSecretRef: { name: string; namespace: string };
+    providerSpec: { region: string; availabilityZone?: string; networking: { networkId: string }; bootVolume: { source: { id: string } }; labels: Record<string, string> };
+  };
+  const ps = rendered.providerSpec;
+  ps.region = spec.region;
+  ps.availabilityZone = `${spec.region}-1`;
+  ps.networking.networkId = spec.networking.networkId;
+  ps.bootVolume.source.id = spec.imageId;
+  ps.labels['kubernetes.io/cluster'] = NS;
+  rendered.metadata = { ...rendered.metadata, name: className, namespace: NS };
+  rendered.secretRef = { name: className, namespace: NS };
+  rendered.credentialsSecretRef = { name: 'cloudprovider', namespace: NS };
   return {
     secrets: [
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cloudprovider', namespace: NS }, type: 'Opaque', stringData: credentials },
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: className, namespace: NS }, type: 'Opaque', stringData: { userData } },
     ],
-    machineClass: {
-      apiVersion: 'machine.sapcloud.io/v1alpha1',
-      kind: 'MachineClass',
-      metadata: { name: className, namespace: NS, labels: { 'gardener.cloud/purpose': 'machineclass' } },
-      provider: 'stackit',
-      nodeTemplate: {
-        architecture: 'amd64',
-        capacity: { cpu: '2', gpu: '0', memory: '4Gi' },
-        instanceType: spec.machineType,
-        region: spec.region,
-        zone: `${spec.region}-1`,
-      },
-      secretRef: { name: className, namespace: NS },
-      credentialsSecretRef: { name: 'cloudprovider', namespace: NS },
-      providerSpec: {
-        region: spec.region,
-        availabilityZone: `${spec.region}-1`,
-        machineType: spec.machineType,
-        keypairName: 'shoot--e2e--provider-ssh-publickey',
-        networking: { networkId: spec.networking.networkId },
-        bootVolume: { size: 50, performanceClass: 'storage_premium_perf2', source: { id: spec.imageId, type: 'image' } },
-        securityGroups: ['5c3f0e4a-2b1d-4e6f-8a7b-9c0d1e2f3a4b'],
-      },
-    },
+    machineClass: rendered,
   };
 }
 
 /** The environment the extension's container gets (ensurer.go), pointing at Prism. */
 function extensionEnv(stackitApi: string): string[] {
   return [
-    // What the extension sets from the CloudProfile's apiEndpoints.iaas ...
+    // What the extension sets from the CloudProfile's apiEndpoints.iaas; the driver reads it first.
     `STACKIT_IAAS_ENDPOINT=${stackitApi}`,
-    // ... and the name today's driver reads (README "STACKIT"); drop it once the
-    // driver reads STACKIT_IAAS_ENDPOINT.
-    `STACKIT_API_ENDPOINT=${stackitApi}`,
   ];
 }
 
