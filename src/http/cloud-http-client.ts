@@ -1,6 +1,7 @@
 import got, { HTTPError, RequestError, type Got, type Method } from 'got';
 import { logger } from '../observability/logger.js';
 import { cloudRequestDuration, cloudRequests, cloudRetries } from '../observability/metrics.js';
+import { MachineError } from '../driver/machine-error.js';
 import { CloudApiError } from './cloud-api-error.js';
 import { defaultRetryPolicy, fullJitterDelay, type RetryPolicy } from './retry-policy.js';
 
@@ -12,6 +13,11 @@ export interface CloudHttpClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Headers that authorise a request, e.g. a bearer token fetched on demand. */
   authorize?: (signal?: AbortSignal) => Promise<Record<string, string>>;
+  /**
+   * The cloud answered 401 to a request that carried `sentAuthorization`: drop that cached token.
+   * An idempotent request is then sent once more with headers from `authorize`; a create is not repeated.
+   */
+  unauthorized?: (sentAuthorization: string | undefined) => void;
   /** Pulls the cloud's human message out of a 4xx body. */
   errorMessage?: (body: unknown) => string | undefined;
   /** Says whether a 4xx body reports a quota or capacity limit. */
@@ -73,6 +79,17 @@ export class CloudHttpClient {
               const headers = await options.authorize(req.signal ?? undefined);
               for (const [k, v] of Object.entries(headers)) req.headers[k] = v;
             }
+          },
+        ],
+        // A revoked cached token heals within the call (got's own re-send with new headers, once: got drops this hook for the re-sent request).
+        afterResponse: [
+          async (response, retryWithMergedOptions) => {
+            if (response.statusCode !== 401 || !options.authorize || !options.unauthorized) return response;
+            const sent = response.request.options;
+            const authorization = sent.headers.authorization;
+            options.unauthorized(Array.isArray(authorization) ? authorization[0] : authorization);
+            if (!(sent.retry.methods ?? []).includes(sent.method)) return response;
+            return retryWithMergedOptions({ headers: await options.authorize(sent.signal ?? undefined) });
           },
         ],
         beforeRetry: [
@@ -149,6 +166,8 @@ export class CloudHttpClient {
     if (err instanceof CloudApiError) return err;
     // A failure inside a hook (e.g. fetching the access token) arrives wrapped by got.
     if (err instanceof RequestError && err.cause instanceof CloudApiError) return err.cause;
+    // Credentials the Secret got wrong (e.g. an unreadable key) keep their own code.
+    if (err instanceof RequestError && err.cause instanceof MachineError) throw err.cause;
     if (err instanceof HTTPError) {
       const status = err.response.statusCode;
       const requestId = this.requestId(err.response.headers);

@@ -166,6 +166,7 @@ export class CloudSigmaProvider implements CloudProvider {
         retry: this.options.retry,
         maxResponseBytes: this.options.maxResponseBytes,
         authorize: (signal?: AbortSignal) => auth.authorization(signal),
+        unauthorized: (sent: string | undefined) => auth.invalidate(sent),
         errorMessage: apiErrorMessage,
         isQuota: isCapacityProblem,
       };
