@@ -24,6 +24,11 @@ export interface Fault {
   status?: number;
   body?: unknown;
   rawBody?: string;
+  /**
+   * With `status`: the error message echoes the request as received, its Authorization header and
+   * body included (what some gateways and error pages do); the secret-canary matrix relies on it.
+   */
+  echoRequest?: boolean;
   headers?: Record<string, string>;
   delayMs?: number;
   reset?: boolean;

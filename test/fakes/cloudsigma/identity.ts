@@ -57,6 +57,11 @@ export class Identity {
     return this.users.find((u) => u.tokens?.includes(token));
   }
 
+  /** Every issued token (service-account, RPT, impersonated) is revoked: refused with 401 from now on. */
+  revokeAll(): void {
+    this.tokens.clear();
+  }
+
   /** POST {oauth}/realms/cloudsigma/protocol/openid-connect/token */
   tokenEndpoint(form: Record<string, string>, authorization: string | undefined): FakeResponse {
     if (form.grant_type === 'client_credentials') {

@@ -30,6 +30,11 @@ export class TokenIssuer {
     for (const { kid, publicKeyPem } of options.trustedKeys) this.keys.set(kid, createPublicKey(publicKeyPem));
   }
 
+  /** The account revoked every issued access token (static tokens stay): they are refused with 401 from now on. */
+  revokeAll(): void {
+    this.expiryByToken.clear();
+  }
+
   isAccepted(token: string): boolean {
     if (this.options.staticTokens.includes(token)) return true;
     const expiresAt = this.expiryByToken.get(token);

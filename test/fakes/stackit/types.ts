@@ -127,6 +127,11 @@ export interface FaultSpec {
   afterSuccess?: 'drop' | 'truncate';
   /** Answer `status` (default 200) with exactly this text as the body, e.g. malformed JSON, without touching state. */
   rawBody?: string;
+  /**
+   * With `status`: the error message echoes the request as received, its Authorization header and
+   * body included (what some gateways and error pages do); the secret-canary matrix relies on it.
+   */
+  echoRequest?: boolean;
 }
 
 export interface StackitFake {
@@ -148,6 +153,8 @@ export interface StackitFake {
   readonly tokensIssued: number;
   injectFault(f: FaultSpec): void;
   clearFaults(): void;
+  /** Revoke every access token issued so far (the cloud's answer to them becomes 401). */
+  revokeTokens(): void;
   /** Drop servers, volumes, recorded requests and faults. Issued tokens stay valid. */
   reset(): void;
   close(): Promise<void>;
