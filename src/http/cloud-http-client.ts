@@ -1,4 +1,5 @@
 import got, { HTTPError, RequestError, type Got, type Method } from 'got';
+import { liveSecrets } from '../observability/live-secrets.js';
 import { logger } from '../observability/logger.js';
 import { cloudRequestDuration, cloudRequests, cloudRetries } from '../observability/metrics.js';
 import { MachineError } from '../driver/machine-error.js';
@@ -195,6 +196,7 @@ export class CloudHttpClient {
       return undefined;
     }
     const msg = this.options.errorMessage?.(body);
-    return msg ? msg.replace(/\s+/g, ' ').slice(0, MAX_CLOUD_MESSAGE) : undefined;
+    // Redacted before it is cut: a secret cut in half would no longer match later.
+    return msg ? liveSecrets.redact(msg).replace(/\s+/g, ' ').slice(0, MAX_CLOUD_MESSAGE) : undefined;
   }
 }

@@ -24,6 +24,8 @@ interface Issued {
 export class Identity {
   private readonly tokens = new Map<string, Issued>();
   readonly issued = { serviceAccount: 0, rpt: 0, impersonated: 0 };
+  /** Every token ever issued (service-account, RPT, impersonated), revoked ones too: what a leak test looks for. */
+  readonly issuedValues: string[] = [];
 
   constructor(
     readonly users: FakeUser[],
@@ -95,6 +97,7 @@ export class Identity {
     this.issued.impersonated++;
     const value = `imp-${randomBytes(12).toString('hex')}`;
     this.tokens.set(value, { kind: 'user', email: user.email, expiresAt: Date.now() + this.impersonatedTtlSeconds * 1000 });
+    this.issuedValues.push(value);
     return { status: 200, body: { access_token: value, token_type: 'Bearer', expires_in: this.impersonatedTtlSeconds } };
   }
 
@@ -107,6 +110,7 @@ export class Identity {
   private issue(kind: 'sa' | 'rpt', ttlSeconds: number): FakeResponse {
     const value = `${kind}-${randomBytes(12).toString('hex')}`;
     this.tokens.set(value, { kind, expiresAt: Date.now() + ttlSeconds * 1000 });
+    this.issuedValues.push(value);
     return { status: 200, body: { access_token: value, token_type: 'Bearer', expires_in: ttlSeconds } };
   }
 

@@ -130,6 +130,7 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
     injectFault: (f: FaultSpec) => faults.inject(f),
     clearFaults: () => faults.clear(),
     revokeTokens: () => identity.revokeAll(),
+    issuedTokens: () => [...identity.issuedValues],
     reset() {
       store.reset(true);
       if (!store.drive(LIBRARY_DRIVE)) seedLibrary();

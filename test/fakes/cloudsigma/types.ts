@@ -184,6 +184,8 @@ export interface CloudSigmaFake {
   clearFaults(): void;
   /** Revoke every access token issued so far (the cloud's answer to them becomes 401). */
   revokeTokens(): void;
+  /** Every access token issued since start, revoked ones too. */
+  issuedTokens(): string[];
   /** Drop servers, the account's drives, recorded requests and faults; library drives, users and issued tokens stay. */
   reset(): void;
   close(): Promise<void>;

@@ -133,6 +133,7 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
     injectFault: (f: FaultSpec) => faults.inject(f),
     clearFaults: () => faults.clear(),
     revokeTokens: () => tokens.revokeAll(),
+    issuedTokens: () => [...tokens.issuedValues],
     reset() {
       store.reset();
       faults.clear();

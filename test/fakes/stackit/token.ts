@@ -23,6 +23,8 @@ export class TokenIssuer {
   private readonly signingSecret = randomBytes(32);
   private readonly now: () => number;
   issuedCount = 0;
+  /** Every access token ever issued, revoked ones too: what a leak test looks for. */
+  readonly issuedValues: string[] = [];
 
   constructor(private readonly options: TokenIssuerOptions) {
     this.now = options.now ?? Date.now;
@@ -83,6 +85,7 @@ export class TokenIssuer {
       .setExpirationTime(nowSeconds + this.options.ttlSeconds)
       .sign(this.signingSecret);
     this.expiryByToken.set(accessToken, this.now() + this.options.ttlSeconds * 1000);
+    this.issuedValues.push(accessToken);
     this.issuedCount += 1;
     return {
       status: 200,

@@ -155,6 +155,8 @@ export interface StackitFake {
   clearFaults(): void;
   /** Revoke every access token issued so far (the cloud's answer to them becomes 401). */
   revokeTokens(): void;
+  /** Every access token issued since start, revoked ones too. */
+  issuedTokens(): string[];
   /** Drop servers, volumes, recorded requests and faults. Issued tokens stay valid. */
   reset(): void;
   close(): Promise<void>;
