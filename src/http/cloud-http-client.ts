@@ -15,10 +15,11 @@ export interface CloudHttpClientOptions {
   /** Headers that authorise a request, e.g. a bearer token fetched on demand. */
   authorize?: (signal?: AbortSignal) => Promise<Record<string, string>>;
   /**
-   * The cloud answered 401 to a request that carried `sentAuthorization`: drop that cached token.
-   * An idempotent request is then sent once more with headers from `authorize`; a create is not repeated.
+   * The cloud answered 401 to a request that carried `sentAuthorization`: drop that cached token and say
+   * whether a new one can be had (false for a Secret's static credentials). If so, an idempotent request is
+   * sent once more with headers from `authorize`; a create is not repeated.
    */
-  unauthorized?: (sentAuthorization: string | undefined) => void;
+  unauthorized?: (sentAuthorization: string | undefined) => boolean;
   /** Pulls the cloud's human message out of a 4xx body. */
   errorMessage?: (body: unknown) => string | undefined;
   /** Says whether a 4xx body reports a quota or capacity limit. */
@@ -88,8 +89,8 @@ export class CloudHttpClient {
             if (response.statusCode !== 401 || !options.authorize || !options.unauthorized) return response;
             const sent = response.request.options;
             const authorization = sent.headers.authorization;
-            options.unauthorized(Array.isArray(authorization) ? authorization[0] : authorization);
-            if (!(sent.retry.methods ?? []).includes(sent.method)) return response;
+            const renewable = options.unauthorized(Array.isArray(authorization) ? authorization[0] : authorization);
+            if (!renewable || !(sent.retry.methods ?? []).includes(sent.method)) return response;
             return retryWithMergedOptions({ headers: await options.authorize(sent.signal ?? undefined) });
           },
         ],

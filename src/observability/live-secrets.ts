@@ -10,6 +10,14 @@ export const REDACTED = '<redacted>';
  * (README, "Secrets").
  */
 export const MIN_SECRET_LENGTH = 6;
+/**
+ * Secret keys that say who or where, not how to authenticate: an operator
+ * needs them in messages ("acting as alice@…", "project …"), so they are not
+ * redacted. Every other key (tokens, passwords, keys, client secrets,
+ * userData, unknown keys) is.
+ */
+const NAMING_KEYS = new Set(['username', 'impersonate-user', 'oauth-client-id', 'location', 'project-id']);
+
 /** A line of a multi-line value (a PEM key) is cut out on its own from this length. */
 const MIN_LINE_LENGTH = 16;
 /** A base64 core inside a longer encoded text is cut out from this length. */
@@ -51,7 +59,8 @@ export class LiveSecrets {
   /** Every Secret value of a request, and every string inside a JSON value (a key file's private key). */
   holdSecretData(secretData: SecretData | undefined): () => void {
     const values: string[] = [];
-    for (const raw of Object.values(secretData ?? {})) {
+    for (const [key, raw] of Object.entries(secretData ?? {})) {
+      if (NAMING_KEYS.has(key) || key.endsWith('-endpoint')) continue;
       const value = Buffer.from(raw).toString('utf8');
       values.push(value);
       values.push(...jsonStrings(value));

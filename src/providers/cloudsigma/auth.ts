@@ -11,7 +11,7 @@ export interface CloudSigmaAuth {
   readonly impersonating: boolean;
   authorization(signal?: AbortSignal): Promise<Record<string, string>>;
   /** The API refused this Authorization (401): forget cached tokens so the next request fetches new ones. */
-  invalidate(rejectedAuthorization?: string): void;
+  invalidate(rejectedAuthorization?: string): boolean;
 }
 
 /** HTTP Basic with the account's e-mail and password (documented in general.rst). */
@@ -32,7 +32,10 @@ export class BasicAuth implements CloudSigmaAuth {
     return { authorization: this.header };
   }
 
-  invalidate(): void {}
+  /** The Secret's own credential: nothing to renew, the 401 reaches MCM. */
+  invalidate(): boolean {
+    return false;
+  }
 }
 
 /** A CloudSigma access token as Bearer (what the Go SDK's token credentials send). */
@@ -46,7 +49,10 @@ export class BearerToken implements CloudSigmaAuth {
     return { authorization: `Bearer ${this.token}` };
   }
 
-  invalidate(): void {}
+  /** The Secret's own credential: nothing to renew, the 401 reaches MCM. */
+  invalidate(): boolean {
+    return false;
+  }
 }
 
 export interface ImpersonationConfig {
@@ -119,11 +125,12 @@ export class ImpersonationFlow implements CloudSigmaAuth {
   }
 
   /** The API refused the sub-user's token: the whole chain is fetched again (a revoked grant may be behind it). */
-  invalidate(rejectedAuthorization?: string): void {
+  invalidate(rejectedAuthorization?: string): boolean {
     const rejected = bearerValue(rejectedAuthorization);
     this.userToken.drop(rejected);
     this.saToken.drop();
     this.rpt.drop();
+    return true;
   }
 
   private async fetchUserToken(signal: AbortSignal): Promise<Fetched> {

@@ -11,8 +11,8 @@ import { tokenRefreshes } from '../../observability/metrics.js';
 /** Supplies the Authorization header of every IaaS request. */
 export interface AccessTokenSource {
   authorization(signal?: AbortSignal): Promise<Record<string, string>>;
-  /** The API refused this Authorization (401): forget it if it is the cached token. */
-  invalidate(rejectedAuthorization: string | undefined): void;
+  /** The API refused this Authorization (401): forget it if it is the cached token; true when a new one can be fetched. */
+  invalidate(rejectedAuthorization: string | undefined): boolean;
 }
 
 /** Token flow: a long-lived service-account access token used as it is. */
@@ -24,7 +24,9 @@ export class StaticToken implements AccessTokenSource {
   }
 
   /** A Secret's token cannot be renewed: the 401 reaches MCM (Unauthenticated) until the Secret changes. */
-  invalidate(): void {}
+  invalidate(): boolean {
+    return false;
+  }
 }
 
 export interface KeyFlowCredentials {
@@ -71,8 +73,9 @@ export class ServiceAccountKeyFlow implements AccessTokenSource {
     return { authorization: `Bearer ${await this.token.get(signal)}` };
   }
 
-  invalidate(rejectedAuthorization: string | undefined): void {
+  invalidate(rejectedAuthorization: string | undefined): boolean {
     this.token.drop(bearerValue(rejectedAuthorization));
+    return true;
   }
 
   private async refresh(signal: AbortSignal): Promise<{ value: string; expiresInSeconds?: number; defaultTtlSeconds: number }> {

@@ -19,6 +19,7 @@ function setup(pageSize = 3) {
     authorization: async () => ({ authorization: 'Bearer t' }),
     invalidate: () => {
       invalidated++;
+      return true;
     },
   };
   const common = {
