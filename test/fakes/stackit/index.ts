@@ -98,10 +98,12 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
     }
     if (!isIaasPath(url.pathname)) return apiError(404, 'route not found');
     if (!tokens.isAccepted(bearerToken(req) ?? '')) return apiError(401, 'Unauthorized');
+    const query = Object.fromEntries(url.searchParams);
+    if (options.ignoreLabelSelector) delete query.label_selector;
     return handleIaas(store, {
       method,
       path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
+      query,
       body: parsed.value,
       invalidJson: parsed.invalid,
     });

@@ -1,6 +1,8 @@
 // Public types of the STACKIT IaaS v2 fake. Field names follow specs/stackit-iaas.yaml.
 
 export interface StackitFakeOptions {
+  /** Answer listings as if label_selector were not sent (every server of the project): the driver's own label re-check must then keep other clusters' and classes' VMs out. */
+  ignoreLabelSelector?: boolean;
   /** A new server is CREATING and becomes ACTIVE once this long has passed (default 50). */
   activeAfterMs?: number;
   /** A deleted server stays visible as DELETING for this long, then GET answers 404 (default 50). */
