@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { defaultProviders } from '../providers/index.js';
 import { runDemo } from './demo.js';
 import { writeSchemas } from './schema.js';
 import { serve } from './serve.js';
+import { durationArg, nonNegativeIntegerArg, positiveNumberArg } from './serve-options.js';
 import { formatFindings, validateFiles } from './validate.js';
 
 const program = new Command('mcm-driver').description('Gardener machine-controller-manager driver sidecar: STACKIT, CloudSigma, VPSie over gRPC');
@@ -11,17 +12,20 @@ const program = new Command('mcm-driver').description('Gardener machine-controll
 program
   .command('serve')
   .description('serve the Driver gRPC service (loopback or a unix socket: it is a sidecar of the MCM bridge)')
-  .option('--listen <address>', 'gRPC address: 127.0.0.1:PORT or unix:///path/driver.sock', process.env.MCM_DRIVER_LISTEN ?? 'unix:///var/run/mcm-driver/driver.sock')
-  .option('--http-listen <host:port>', '/healthz, /readyz and /metrics; empty to disable', process.env.MCM_DRIVER_HTTP_LISTEN ?? '127.0.0.1:8080')
-  .option('--log-level <level>', 'error, warn, info or debug (cloud calls are logged at debug)', process.env.LOG_LEVEL ?? 'info')
-  .option('--shutdown-grace <duration>', 'on SIGTERM, how long in-flight calls may finish', '30s')
-  .option('--create-timeout <duration>', 'how long CreateMachine waits for the VM to run (keep below the bridge --driver-call-timeout, 5m)', '4m')
-  .option('--delete-timeout <duration>', 'how long DeleteMachine waits for the VM to be gone', '4m')
-  .option('--poll-interval <duration>', 'how often a waiting call asks the cloud', '2s')
-  .option('--http-timeout <duration>', 'timeout of one cloud API request attempt', '30s')
-  .option('--http-retries <n>', 'retries of an idempotent cloud API request (never a create)', '4')
-  .option('--ca-file <paths>', 'extra CA files (PEM, comma-separated) every cloud call trusts, besides the system roots and /etc/ssl/certs/cloudprofile-ca.crt', process.env.MCM_DRIVER_CA_FILE ?? '')
-  .option('--max-cloud-response <MiB>', 'largest cloud API response body read; larger ones fail with ResourceExhausted', '256')
+  .addOption(
+    new Option('--listen <address>', 'gRPC address: 127.0.0.1:PORT, [::1]:PORT or unix:///path/driver.sock').env('MCM_DRIVER_LISTEN').default('unix:///var/run/mcm-driver/driver.sock'),
+  )
+  .option('--allow-non-loopback-listen', 'accept a --listen address other than loopback or a unix socket (the API takes credentials and deletes VMs, unauthenticated)', false)
+  .addOption(new Option('--http-listen <host:port>', '/healthz, /readyz and /metrics; empty to disable').env('MCM_DRIVER_HTTP_LISTEN').default('127.0.0.1:8080'))
+  .addOption(new Option('--log-level <level>', 'cloud calls are logged at debug').choices(['error', 'warn', 'info', 'debug']).env('LOG_LEVEL').default('info'))
+  .option('--shutdown-grace <duration>', 'on SIGTERM, how long in-flight calls may finish', durationArg, durationArg('30s'))
+  .option('--create-timeout <duration>', 'how long CreateMachine waits for the VM to run (keep below the bridge --driver-call-timeout, 5m)', durationArg, durationArg('4m'))
+  .option('--delete-timeout <duration>', 'how long DeleteMachine waits for the VM to be gone', durationArg, durationArg('4m'))
+  .option('--poll-interval <duration>', 'how often a waiting call asks the cloud', durationArg, durationArg('2s'))
+  .option('--http-timeout <duration>', 'timeout of one cloud API request attempt', durationArg, durationArg('30s'))
+  .option('--http-retries <n>', 'retries of an idempotent cloud API request (never a create)', nonNegativeIntegerArg, 4)
+  .addOption(new Option('--ca-file <paths>', 'extra CA files (PEM, comma-separated) every cloud call trusts, besides the system roots and /etc/ssl/certs/cloudprofile-ca.crt').env('MCM_DRIVER_CA_FILE').default(''))
+  .option('--max-cloud-response <MiB>', 'largest cloud API response body read; larger ones fail with ResourceExhausted', positiveNumberArg, 256)
   .action(serve);
 
 program

@@ -3,44 +3,49 @@ import { setExtraCaFiles, trustedCas } from '../http/trusted-cas.js';
 import { logger, setLogLevel } from '../observability/logger.js';
 import { defaultProviders } from '../providers/index.js';
 import { startSidecar } from '../server/sidecar.js';
-import { parseDuration } from '../support/duration.js';
+import { VPSIE_DURATION_ENV } from '../providers/vpsie/vpsie-provider.js';
+import { checkDurationEnv, checkListen } from './serve-options.js';
 
 export interface ServeFlags {
   listen: string;
+  allowNonLoopbackListen: boolean;
   httpListen: string;
   logLevel: string;
-  shutdownGrace: string;
-  createTimeout: string;
-  deleteTimeout: string;
-  pollInterval: string;
-  httpTimeout: string;
-  httpRetries: string;
-  maxCloudResponse: string;
+  /** Durations in milliseconds, counts and sizes as numbers: commander parsed and checked them (serve-options.ts). */
+  shutdownGrace: number;
+  createTimeout: number;
+  deleteTimeout: number;
+  pollInterval: number;
+  httpTimeout: number;
+  httpRetries: number;
+  maxCloudResponse: number;
   caFile: string;
 }
 
 /** `mcm-driver serve`: the sidecar, until SIGTERM/SIGINT. */
 export async function serve(flags: ServeFlags): Promise<void> {
+  checkListen(flags.listen, flags.allowNonLoopbackListen);
+  checkDurationEnv(VPSIE_DURATION_ENV);
   setLogLevel(flags.logLevel);
   setExtraCaFiles(flags.caFile.split(',').map((f) => f.trim()).filter(Boolean));
   trustedCas(); // an unreadable CA file stops the start with its name, not the first cloud call
   const driver = new MachineDriver(
     defaultProviders({
-      httpTimeoutMs: parseDuration(flags.httpTimeout),
-      retry: { limit: Number(flags.httpRetries) },
-      maxResponseBytes: Number(flags.maxCloudResponse) * 1024 * 1024,
+      httpTimeoutMs: flags.httpTimeout,
+      retry: { limit: flags.httpRetries },
+      maxResponseBytes: flags.maxCloudResponse * 1024 * 1024,
     }),
     {
-      createTimeoutMs: parseDuration(flags.createTimeout),
-      deleteTimeoutMs: parseDuration(flags.deleteTimeout),
-      pollIntervalMs: parseDuration(flags.pollInterval),
+      createTimeoutMs: flags.createTimeout,
+      deleteTimeoutMs: flags.deleteTimeout,
+      pollIntervalMs: flags.pollInterval,
     },
   );
   const sidecar = await startSidecar({
     listen: flags.listen,
     httpListen: flags.httpListen,
     driver,
-    shutdownGraceMs: parseDuration(flags.shutdownGrace),
+    shutdownGraceMs: flags.shutdownGrace,
   });
   process.on('unhandledRejection', (reason) => {
     logger.error('unhandled rejection (a bug; the sidecar keeps serving)', { error: reason instanceof Error ? reason.message : String(reason) });

@@ -1,6 +1,8 @@
 import got, { HTTPError, RequestError, type Got, type Method } from 'got';
+import { liveSecrets } from '../observability/live-secrets.js';
 import { logger } from '../observability/logger.js';
 import { cloudRequestDuration, cloudRequests, cloudRetries } from '../observability/metrics.js';
+import { MachineError } from '../driver/machine-error.js';
 import { CloudApiError } from './cloud-api-error.js';
 import { defaultRetryPolicy, fullJitterDelay, type RetryPolicy } from './retry-policy.js';
 import { trustedCas } from './trusted-cas.js';
@@ -13,6 +15,12 @@ export interface CloudHttpClientOptions {
   retry?: Partial<RetryPolicy>;
   /** Headers that authorise a request, e.g. a bearer token fetched on demand. */
   authorize?: (signal?: AbortSignal) => Promise<Record<string, string>>;
+  /**
+   * The cloud answered 401 to a request that carried `sentAuthorization`: drop that cached token and say
+   * whether a new one can be had (false for a Secret's static credentials). If so, an idempotent request is
+   * sent once more with headers from `authorize`; a create is not repeated.
+   */
+  unauthorized?: (sentAuthorization: string | undefined) => boolean;
   /** Pulls the cloud's human message out of a 4xx body. */
   errorMessage?: (body: unknown) => string | undefined;
   /** Says whether a 4xx body (or, with readServerErrorBodies, a 5xx body) reports a quota or capacity limit. */
@@ -81,6 +89,17 @@ export class CloudHttpClient {
               const headers = await options.authorize(req.signal ?? undefined);
               for (const [k, v] of Object.entries(headers)) req.headers[k] = v;
             }
+          },
+        ],
+        // A revoked cached token heals within the call (got's own re-send with new headers, once: got drops this hook for the re-sent request).
+        afterResponse: [
+          async (response, retryWithMergedOptions) => {
+            if (response.statusCode !== 401 || !options.authorize || !options.unauthorized) return response;
+            const sent = response.request.options;
+            const authorization = sent.headers.authorization;
+            const renewable = options.unauthorized(Array.isArray(authorization) ? authorization[0] : authorization);
+            if (!renewable || !(sent.retry.methods ?? []).includes(sent.method)) return response;
+            return retryWithMergedOptions({ headers: await options.authorize(sent.signal ?? undefined) });
           },
         ],
         beforeRetry: [
@@ -157,6 +176,8 @@ export class CloudHttpClient {
     if (err instanceof CloudApiError) return err;
     // A failure inside a hook (e.g. fetching the access token) arrives wrapped by got.
     if (err instanceof RequestError && err.cause instanceof CloudApiError) return err.cause;
+    // Credentials the Secret got wrong (e.g. an unreadable key) keep their own code.
+    if (err instanceof RequestError && err.cause instanceof MachineError) throw err.cause;
     if (err instanceof HTTPError) {
       const status = err.response.statusCode;
       const requestId = this.requestId(err.response.headers);
@@ -187,6 +208,7 @@ export class CloudHttpClient {
       return undefined;
     }
     const msg = this.options.errorMessage?.(body);
-    return msg ? msg.replace(/\s+/g, ' ').slice(0, MAX_CLOUD_MESSAGE) : undefined;
+    // Redacted before it is cut: a secret cut in half would no longer match later.
+    return msg ? liveSecrets.redact(msg).replace(/\s+/g, ' ').slice(0, MAX_CLOUD_MESSAGE) : undefined;
   }
 }

@@ -24,7 +24,9 @@ export const defaultRetryPolicy: RetryPolicy = {
  * not retry together.
  */
 export function fullJitterDelay(policy: RetryPolicy) {
-  return ({ attemptCount, retryAfter }: RetryObject): number => {
+  return ({ attemptCount, retryAfter, error }: RetryObject): number => {
+    // A re-send with fresh credentials (afterResponse's retryWithMergedOptions after a 401) goes at once.
+    if (error.name === 'RetryError') return 1;
     if (retryAfter !== undefined) return retryAfter;
     const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attemptCount - 1));
     return Math.max(1, Math.random() * ceiling);

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import winston from 'winston';
+import { liveSecrets } from './live-secrets.js';
 
 /** Fields every log line of one RPC carries, so an operator can query by them. */
 export interface RequestContext {
@@ -25,9 +26,23 @@ const withRequestContext = winston.format((info) => {
   return ctx ? Object.assign(info, { ...ctx, ...info }) : info;
 });
 
+/** Where winston keeps the serialised line a transport writes (triple-beam's MESSAGE). */
+const MESSAGE = Symbol.for('message');
+
+/**
+ * Every line at every level leaves through this format, so no call site can
+ * skip redaction: the serialised line (info[MESSAGE], what the transport
+ * writes) is redacted against every live secret, JSON-escaped forms included.
+ */
+const redactLine = winston.format((info) => {
+  const line = info[MESSAGE];
+  if (typeof line === 'string') info[MESSAGE] = liveSecrets.redact(line);
+  return info;
+});
+
 export const logger = winston.createLogger({
   level: process.env.LOG_LEVEL ?? 'info',
-  format: winston.format.combine(withRequestContext(), winston.format.timestamp(), winston.format.json()),
+  format: winston.format.combine(withRequestContext(), winston.format.timestamp(), winston.format.json(), redactLine()),
   transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
 });
 

@@ -6,9 +6,10 @@ import type { MachineDriver, MachineStatus } from '../driver/machine-driver.js';
 import { MachineError } from '../driver/machine-error.js';
 import { isObject } from '../driver/machine-request.js';
 import type { SecretData } from '../driver/provider.js';
+import { liveSecrets } from '../observability/live-secrets.js';
 import { logger, runWithRequestContext } from '../observability/logger.js';
 import { rpcDuration, rpcInFlight, rpcRequests } from '../observability/metrics.js';
-import { mcmSafe, secretRedactor } from './message-hygiene.js';
+import { mcmSafe } from './message-hygiene.js';
 import { driverServiceDefinition } from './proto.js';
 import { statusDetails } from './rich-status.js';
 
@@ -74,7 +75,8 @@ export class DriverService {
       const req = call.request;
       const described = this.driver.describeCall(req as MachineRequest);
       const ctx = { requestId: randomUUID(), method, ...described };
-      const redact = secretRedactor((req as MachineRequest).secretData as SecretData | undefined);
+      // The call's Secret values are live (redacted from every output of the process) until its answer is sent.
+      const releaseSecrets = liveSecrets.holdSecretData((req as MachineRequest).secretData as SecretData | undefined);
       const controller = new AbortController();
       const stopWatching = watchCall(call, controller);
       this.inFlight.add(controller);
@@ -97,13 +99,15 @@ export class DriverService {
               callback(null, response);
               return;
             }
-            const message = redact(mcmSafe(error.message));
+            // Redact first, on the raw text: a secret with a bracket no longer matches once mcmSafe has rewritten it.
+            const message = mcmSafe(liveSecrets.redact(error.message));
             const level = code === MachineCode.NotFound ? 'info' : 'warn';
             logger.log(level, 'rpc', { code: error.codeName, durationMs: Math.round(seconds * 1000), error: message });
             // Code 17 (Uninitialized) is not in grpc-js's enum but travels as a plain number.
             callback({ code: code as number as grpc.status, details: message, metadata: errorMetadata(code, message, responseType, error) });
           })
           .finally(() => {
+            releaseSecrets();
             stopWatching();
             this.inFlight.delete(controller);
             rpcInFlight.dec({ method });
@@ -136,7 +140,8 @@ function parsePvSpecs(raw: Buffer[]): Record<string, unknown>[] {
 
 /** The response MCM reads together with this error, where it reads one (mcm-contract.md summary 3). */
 function errorMetadata(code: MachineCode, message: string, responseType: string, err: MachineError): grpc.Metadata | undefined {
-  const { lastKnownState = '', providerId = '', nodeName = '' } = err.details;
+  // Not rewritten by mcmSafe (MCM hands lastKnownState back to us), only redacted.
+  const [lastKnownState, providerId, nodeName] = [err.details.lastKnownState, err.details.providerId, err.details.nodeName].map((v) => liveSecrets.redact(v ?? ''));
   if (responseType.endsWith('CreateMachineResponse') || responseType.endsWith('DeleteMachineResponse')) {
     return statusDetails(code, message, responseType, { lastKnownState });
   }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { liveSecrets } from '../observability/live-secrets.js';
 import { registry } from '../observability/metrics.js';
 
 export interface Readiness {
@@ -25,7 +26,8 @@ export async function startHttpEndpoints(host: string, port: number, readiness: 
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
     } else if (path === '/metrics') {
       registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        // Labels are fixed names by design; redacting the text as well keeps that true if a label ever carries cloud text.
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(liveSecrets.redact(text)),
         () => res.writeHead(500).end(),
       );
     } else {

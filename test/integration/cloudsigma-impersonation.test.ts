@@ -78,17 +78,20 @@ describe('impersonation', () => {
     expect(h.apiRequests()).toHaveLength(0);
   });
 
-  test('a revoked impersonated token (401) is dropped, and the next call fetches a new one', async () => {
+  test('a revoked impersonated token (401) is dropped and the read is re-sent once with a new one, within the call', async () => {
     const secret = h.secretData('impersonate');
     await h.client.call('ListMachines', h.listRequest({ secret }));
     const before = h.fake.tokensIssued.impersonated;
     await h.client.call('ListMachines', h.listRequest({ secret }));
     expect(h.fake.tokensIssued.impersonated).toBe(before);
     h.fake.injectFault({ method: 'GET', path: /^\/api\/2\.0\/servers\/detail\/$/, status: 401 });
+    // The re-sent listing succeeds: the Machine has no VM, which is NotFound, not Unauthenticated.
     const err = await callError(h.client.call('GetMachineStatus', h.request('alpha-worker-z1-rev', { secret })));
-    expect(err.code).toBe(MachineCode.Unauthenticated);
-    await h.client.call('ListMachines', h.listRequest({ secret }));
+    expect(err.code).toBe(MachineCode.NotFound);
     expect(h.fake.tokensIssued.impersonated).toBe(before + 1);
+    // A 401 on the re-sent request too reaches MCM as Unauthenticated (the request is re-sent only once).
+    h.fake.injectFault({ method: 'GET', path: /^\/api\/2\.0\/servers\/detail\/$/, status: 401, times: 2 });
+    expect((await callError(h.client.call('GetMachineStatus', h.request('alpha-worker-z1-rev', { secret })))).code).toBe(MachineCode.Unauthenticated);
   });
 
   test('Basic and token credentials act as their own user', async () => {

@@ -24,6 +24,11 @@ export interface Fault {
   status?: number;
   body?: unknown;
   rawBody?: string;
+  /**
+   * With `status`: the error message echoes the request as received, its Authorization header and
+   * body included (what some gateways and error pages do); the secret-canary matrix relies on it.
+   */
+  echoRequest?: boolean;
   headers?: Record<string, string>;
   delayMs?: number;
   reset?: boolean;
@@ -69,6 +74,10 @@ export interface CloudKit {
   secretData(overrides?: Record<string, string | undefined>): Record<string, Buffer>;
   call<T = Record<string, unknown>>(method: 'CreateMachine' | 'GetMachineStatus' | 'DeleteMachine' | 'ListMachines' | 'InitializeMachine', req: object, deadlineMs?: number): Promise<T>;
   injectFault(f: Fault): void;
+  /** Access tokens the fake's token endpoints issued (none for VPSie, which fetches no token). */
+  issuedTokens(): string[];
+  /** The fake revokes every token it issued (no-op for VPSie). */
+  revokeTokens(): void;
   clearFaults(): void;
   reset(): void;
   requests(): RecordedCall[];
@@ -135,6 +144,8 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         secretData: (o) => h.secretData(o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
         injectFault: (f) => h.fake.injectFault(f),
+        issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
+        revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),
         reset: () => h.fake.reset(),
         requests: () => h.fake.requests,
@@ -180,6 +191,8 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         secretData: (o) => h.secretData('basic', o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
         injectFault: (f) => h.fake.injectFault(f),
+        issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
+        revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),
         reset: () => h.fake.reset(),
         requests: () => h.fake.requests,
@@ -229,6 +242,8 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         secretData: (o) => h.secretData(o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
         injectFault: (f) => h.fake.injectFault(f),
+        issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
+        revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),
         reset: () => h.fake.reset(),
         requests: () => h.fake.requests,

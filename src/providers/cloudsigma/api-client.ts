@@ -249,13 +249,8 @@ export class CloudSigmaApi {
     throw new MachineError(MachineCode.Unavailable, `CloudSigma ${operation}: the listing did not end after ${MAX_PAGES} pages`);
   }
 
-  /** One request; a 401 drops cached tokens so the next call authenticates afresh. */
+  /** One request; a 401 drops the cached token and re-sends an idempotent request (the client's `unauthorized`, cloudsigma-provider.ts). */
   private async call<T>(client: CloudHttpClient, req: CloudRequest): Promise<CloudResponse<T>> {
-    try {
-      return await client.request<T>(req);
-    } catch (err) {
-      if (isCloudApiError(err) && err.status === 401) this.auth.invalidate();
-      throw err;
-    }
+    return client.request<T>(req);
   }
 }

@@ -1,4 +1,6 @@
+import { bearerValue, CachedToken } from '../../http/cached-token.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
+import { liveSecrets } from '../../observability/live-secrets.js';
 import { logger } from '../../observability/logger.js';
 import { tokenRefreshes } from '../../observability/metrics.js';
 
@@ -8,8 +10,8 @@ export interface CloudSigmaAuth {
   readonly actingAs: string;
   readonly impersonating: boolean;
   authorization(signal?: AbortSignal): Promise<Record<string, string>>;
-  /** The API refused the credential (401): forget cached tokens so the next call fetches new ones. */
-  invalidate(): void;
+  /** The API refused this Authorization (401): forget cached tokens so the next request fetches new ones. */
+  invalidate(rejectedAuthorization?: string): boolean;
 }
 
 /** HTTP Basic with the account's e-mail and password (documented in general.rst). */
@@ -22,13 +24,18 @@ export class BasicAuth implements CloudSigmaAuth {
     password: string,
   ) {
     this.header = `Basic ${Buffer.from(`${actingAs}:${password}`, 'utf8').toString('base64')}`;
+    // Derived from the password: live (redacted everywhere) as long as this credential is cached, i.e. the process.
+    liveSecrets.hold([this.header.slice('Basic '.length)]);
   }
 
   async authorization(): Promise<Record<string, string>> {
     return { authorization: this.header };
   }
 
-  invalidate(): void {}
+  /** The Secret's own credential: nothing to renew, the 401 reaches MCM. */
+  invalidate(): boolean {
+    return false;
+  }
 }
 
 /** A CloudSigma access token as Bearer (what the Go SDK's token credentials send). */
@@ -42,7 +49,10 @@ export class BearerToken implements CloudSigmaAuth {
     return { authorization: `Bearer ${this.token}` };
   }
 
-  invalidate(): void {}
+  /** The Secret's own credential: nothing to renew, the 401 reaches MCM. */
+  invalidate(): boolean {
+    return false;
+  }
 }
 
 export interface ImpersonationConfig {
@@ -58,15 +68,10 @@ export interface ImpersonationConfig {
   timeoutMs?: number;
 }
 
-/** Renew a minute before expiry, so a request never carries a token that dies in flight. */
-const EXPIRY_MARGIN_MS = 60_000;
 /** kube-dc's assumption when the impersonation answer has no expires_in. */
 const DEFAULT_IMPERSONATED_TTL_S = 15 * 60;
 
-interface Cached {
-  value: string;
-  renewAt: number;
-}
+type Fetched = { value: string; expiresInSeconds?: number; defaultTtlSeconds: number };
 
 /**
  * Service-provider impersonation, the flow kube-dc's CloudSigma provider
@@ -78,16 +83,16 @@ interface Cached {
  *  3. POST {user_email, subject_token} to the service-provider impersonate
  *     endpoint with Bearer RPT → an access token of the sub-user;
  *  4. every API 2.0 call carries Bearer <that token>.
- * Tokens are cached until shortly before they expire; concurrent callers
- * share one refresh. The token exchanges create nothing, so they may be
- * retried.
+ * Each token is cached until shortly before its own `exp` (expires_in
+ * otherwise), concurrent callers share one refresh (cached-token.ts), and
+ * every token is a live secret while cached. The token exchanges create
+ * nothing, so they may be retried.
  */
 export class ImpersonationFlow implements CloudSigmaAuth {
   readonly impersonating = true;
-  private saToken: Cached | undefined;
-  private rpt: Cached | undefined;
-  private userToken: Cached | undefined;
-  private refreshing: Promise<string> | undefined;
+  private readonly saToken = new CachedToken((signal) => this.fetchServiceAccountToken(signal));
+  private readonly rpt = new CachedToken((signal) => this.fetchRequestingPartyToken(signal));
+  private readonly userToken = new CachedToken((signal) => this.fetchUserToken(signal));
   private readonly oauth: CloudHttpClient;
   private readonly tokenUrl: URL;
   private readonly impersonationUrl: URL;
@@ -116,27 +121,22 @@ export class ImpersonationFlow implements CloudSigmaAuth {
   }
 
   async authorization(signal?: AbortSignal): Promise<Record<string, string>> {
-    return { authorization: `Bearer ${await this.accessToken(signal)}` };
+    return { authorization: `Bearer ${await this.userToken.get(signal)}` };
   }
 
-  invalidate(): void {
-    this.saToken = undefined;
-    this.rpt = undefined;
-    this.userToken = undefined;
+  /** The API refused the sub-user's token: the whole chain is fetched again (a revoked grant may be behind it). */
+  invalidate(rejectedAuthorization?: string): boolean {
+    const rejected = bearerValue(rejectedAuthorization);
+    this.userToken.drop(rejected);
+    this.saToken.drop();
+    this.rpt.drop();
+    return true;
   }
 
-  private async accessToken(signal?: AbortSignal): Promise<string> {
-    if (this.userToken && Date.now() < this.userToken.renewAt) return this.userToken.value;
-    this.refreshing ??= this.refresh(signal).finally(() => {
-      this.refreshing = undefined;
-    });
-    return this.refreshing;
-  }
-
-  private async refresh(signal?: AbortSignal): Promise<string> {
+  private async fetchUserToken(signal: AbortSignal): Promise<Fetched> {
     try {
-      const sa = await this.serviceAccountToken(signal);
-      const rpt = await this.requestingPartyToken(sa, signal);
+      const sa = await this.saToken.get(signal);
+      const rpt = await this.rpt.get(signal);
       const res = await this.client(this.impersonationUrl, rpt).request<{ access_token?: string; expires_in?: number }>({
         operation: 'impersonate user',
         method: 'POST',
@@ -146,18 +146,16 @@ export class ImpersonationFlow implements CloudSigmaAuth {
       });
       const value = res.body?.access_token;
       if (!value) throw new Error('the impersonation endpoint answered without an access_token');
-      this.userToken = cache(value, res.body?.expires_in ?? DEFAULT_IMPERSONATED_TTL_S);
       tokenRefreshes.inc({ cloud: 'cloudsigma', outcome: 'success' });
       logger.info('cloudsigma: impersonating user', { impersonatedUser: this.config.user, location: this.config.location, expiresInSeconds: res.body?.expires_in });
-      return value;
+      return { value, expiresInSeconds: res.body?.expires_in, defaultTtlSeconds: DEFAULT_IMPERSONATED_TTL_S };
     } catch (err) {
       tokenRefreshes.inc({ cloud: 'cloudsigma', outcome: 'failure' });
       throw err;
     }
   }
 
-  private async serviceAccountToken(signal?: AbortSignal): Promise<string> {
-    if (this.saToken && Date.now() < this.saToken.renewAt) return this.saToken.value;
+  private async fetchServiceAccountToken(signal: AbortSignal): Promise<Fetched> {
     const res = await this.oauth.request<{ access_token?: string; expires_in?: number }>({
       operation: 'fetch service-account token',
       method: 'POST',
@@ -167,12 +165,11 @@ export class ImpersonationFlow implements CloudSigmaAuth {
     });
     const value = res.body?.access_token;
     if (!value) throw new Error('the OAuth endpoint answered without an access_token');
-    this.saToken = cache(value, res.body?.expires_in ?? 300);
-    return value;
+    return { value, expiresInSeconds: res.body?.expires_in, defaultTtlSeconds: 300 };
   }
 
-  private async requestingPartyToken(saToken: string, signal?: AbortSignal): Promise<string> {
-    if (this.rpt && Date.now() < this.rpt.renewAt) return this.rpt.value;
+  private async fetchRequestingPartyToken(signal: AbortSignal): Promise<Fetched> {
+    const saToken = await this.saToken.get(signal);
     const res = await this.client(this.tokenUrl, saToken).request<{ access_token?: string; expires_in?: number }>({
       operation: 'fetch service-provider token',
       method: 'POST',
@@ -182,14 +179,8 @@ export class ImpersonationFlow implements CloudSigmaAuth {
     });
     const value = res.body?.access_token;
     if (!value) throw new Error('the OAuth endpoint answered the uma-ticket grant without an access_token');
-    this.rpt = cache(value, res.body?.expires_in ?? 300);
-    return value;
+    return { value, expiresInSeconds: res.body?.expires_in, defaultTtlSeconds: 300 };
   }
-}
-
-function cache(value: string, expiresInSeconds: number): Cached {
-  const lifetimeMs = Math.max(1, expiresInSeconds) * 1000;
-  return { value, renewAt: Date.now() + Math.max(lifetimeMs - EXPIRY_MARGIN_MS, lifetimeMs / 2) };
 }
 
 function oauthErrorMessage(body: unknown): string | undefined {

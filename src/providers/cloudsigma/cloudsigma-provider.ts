@@ -173,6 +173,7 @@ export class CloudSigmaProvider implements CloudProvider {
         retry: this.options.retry,
         maxResponseBytes: this.options.maxResponseBytes,
         authorize: (signal?: AbortSignal) => auth.authorization(signal),
+        unauthorized: (sent: string | undefined) => auth.invalidate(sent),
         errorMessage: apiErrorMessage,
         isQuota: isCapacityProblem,
         // Capacity is a 503 at CloudSigma (cloudsigma-docs general.rst), so 5xx bodies are read too.

@@ -114,6 +114,7 @@ export class StackitProvider implements CloudProvider {
         retry: this.options.retry,
         maxResponseBytes: this.options.maxResponseBytes,
         authorize: (signal) => tokens.authorization(signal),
+        unauthorized: (sent) => tokens.invalidate(sent),
         errorMessage: (body) => (body as { msg?: unknown } | undefined)?.msg as string | undefined,
         isQuota: (status, message) => (status === 400 || status === 403 || status === 409) && isCapacityProblem(message),
       });
@@ -241,8 +242,9 @@ function parseKey(secret: StackitSecret, problems: string[]): KeyWithPem | undef
     problems.push('secret.serviceaccount.json.credentials.privateKey: is required unless the Secret has private-key');
     return undefined;
   }
+  const field = valid.credentials.privateKey ? 'secret.serviceaccount.json.credentials.privateKey' : 'secret.private-key';
   if (!/-----BEGIN (RSA )?PRIVATE KEY-----/.test(privateKeyPem)) {
-    problems.push('secret.serviceaccount.json.credentials.privateKey: must be a PEM RSA private key');
+    problems.push(`${field}: must be a PEM RSA private key`);
     return undefined;
   }
   return { ...valid, privateKeyPem };

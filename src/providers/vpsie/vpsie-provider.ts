@@ -564,7 +564,10 @@ export function formatMs(ms: number): string {
   return h > 0 ? `${h}h${m}m${sec}s` : m > 0 ? `${m}m${sec}s` : `${sec}s`;
 }
 
-function envDuration(name: string): number | undefined {
+/** Environment timing knobs, in parseDuration's grammar; `mcm-driver serve` checks them at start. */
+export const VPSIE_DURATION_ENV = ['VPSIE_DISCOVERY_TIMEOUT', 'VPSIE_DISCOVERY_CALL_BUDGET', 'VPSIE_DISCOVERY_POLL_INTERVAL'] as const;
+
+function envDuration(name: (typeof VPSIE_DURATION_ENV)[number]): number | undefined {
   const v = process.env[name];
   if (!v) return undefined;
   try {

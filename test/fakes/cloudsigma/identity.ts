@@ -24,6 +24,8 @@ interface Issued {
 export class Identity {
   private readonly tokens = new Map<string, Issued>();
   readonly issued = { serviceAccount: 0, rpt: 0, impersonated: 0 };
+  /** Every token ever issued (service-account, RPT, impersonated), revoked ones too: what a leak test looks for. */
+  readonly issuedValues: string[] = [];
 
   constructor(
     readonly users: FakeUser[],
@@ -55,6 +57,11 @@ export class Identity {
     const issued = this.tokens.get(token);
     if (issued) return issued.kind === 'user' && issued.expiresAt > Date.now() ? this.users.find((u) => u.email === issued.email) : undefined;
     return this.users.find((u) => u.tokens?.includes(token));
+  }
+
+  /** Every issued token (service-account, RPT, impersonated) is revoked: refused with 401 from now on. */
+  revokeAll(): void {
+    this.tokens.clear();
   }
 
   /** POST {oauth}/realms/cloudsigma/protocol/openid-connect/token */
@@ -90,6 +97,7 @@ export class Identity {
     this.issued.impersonated++;
     const value = `imp-${randomBytes(12).toString('hex')}`;
     this.tokens.set(value, { kind: 'user', email: user.email, expiresAt: Date.now() + this.impersonatedTtlSeconds * 1000 });
+    this.issuedValues.push(value);
     return { status: 200, body: { access_token: value, token_type: 'Bearer', expires_in: this.impersonatedTtlSeconds } };
   }
 
@@ -102,6 +110,7 @@ export class Identity {
   private issue(kind: 'sa' | 'rpt', ttlSeconds: number): FakeResponse {
     const value = `${kind}-${randomBytes(12).toString('hex')}`;
     this.tokens.set(value, { kind, expiresAt: Date.now() + ttlSeconds * 1000 });
+    this.issuedValues.push(value);
     return { status: 200, body: { access_token: value, token_type: 'Bearer', expires_in: ttlSeconds } };
   }
 

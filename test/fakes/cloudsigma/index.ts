@@ -5,7 +5,7 @@
 // owners, so impersonation and "403: exists but not yours" can be tested.
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeRaw, writeTruncated } from '../fault-responses.js';
+import { echoOf, writeRaw, writeTruncated } from '../fault-responses.js';
 import { FaultQueue } from './faults.js';
 import { apiError, readBody, writeResponse, type FakeResponse } from './http.js';
 import { DEFAULT_USERS, FAKE_PARTNER, IMPERSONATE_PATH, Identity, TOKEN_PATH } from './identity.js';
@@ -60,7 +60,7 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
       return;
     }
     if (fault?.status !== undefined) {
-      const body = fault.body ?? apiError(fault.status, STATUS_CODES[fault.status] ?? `HTTP ${fault.status}`).body;
+      const body = fault.echoRequest ? apiError(fault.status, echoOf(req, raw)).body : (fault.body ?? apiError(fault.status, STATUS_CODES[fault.status] ?? `HTTP ${fault.status}`).body);
       writeResponse(res, { status: fault.status, body, headers: fault.headers });
       return;
     }
@@ -136,6 +136,8 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
     },
     injectFault: (f: FaultSpec) => faults.inject(f),
     clearFaults: () => faults.clear(),
+    revokeTokens: () => identity.revokeAll(),
+    issuedTokens: () => [...identity.issuedValues],
     reset() {
       store.reset(true);
       if (!store.drive(LIBRARY_DRIVE)) seedLibrary();

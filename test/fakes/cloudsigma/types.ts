@@ -132,6 +132,11 @@ export interface FaultSpec {
   afterSuccess?: 'drop' | 'truncate';
   /** Answer `status` (default 200) with exactly this text as the body, e.g. malformed JSON, without touching state. */
   rawBody?: string;
+  /**
+   * With `status`: the error message echoes the request as received, its Authorization header and
+   * body included (what some gateways and error pages do); the secret-canary matrix relies on it.
+   */
+  echoRequest?: boolean;
 }
 
 export interface SeedServer {
@@ -188,6 +193,10 @@ export interface CloudSigmaFake {
   readonly tokensIssued: { serviceAccount: number; rpt: number; impersonated: number };
   injectFault(f: FaultSpec): void;
   clearFaults(): void;
+  /** Revoke every access token issued so far (the cloud's answer to them becomes 401). */
+  revokeTokens(): void;
+  /** Every access token issued since start, revoked ones too. */
+  issuedTokens(): string[];
   /** Drop servers, the account's drives, recorded requests and faults; library drives, users and issued tokens stay. */
   reset(): void;
   close(): Promise<void>;

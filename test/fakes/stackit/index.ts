@@ -5,7 +5,7 @@
 import { setMaxListeners } from 'node:events';
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeRaw, writeTruncated } from '../fault-responses.js';
+import { echoOf, writeRaw, writeTruncated } from '../fault-responses.js';
 import { FaultQueue } from './faults.js';
 import { apiError, readBody, writeResponse, type FakeResponse } from './http.js';
 import { handleIaas, isIaasPath } from './routes.js';
@@ -66,7 +66,7 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
     if (fault?.status !== undefined) {
       writeResponse(res, {
         status: fault.status,
-        body: fault.body ?? { code: fault.status, msg: STATUS_CODES[fault.status] ?? `HTTP ${fault.status}` },
+        body: fault.echoRequest ? { code: fault.status, msg: echoOf(req, rawBody) } : (fault.body ?? { code: fault.status, msg: STATUS_CODES[fault.status] ?? `HTTP ${fault.status}` }),
         headers: fault.headers,
       });
       return;
@@ -98,10 +98,12 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
     }
     if (!isIaasPath(url.pathname)) return apiError(404, 'route not found');
     if (!tokens.isAccepted(bearerToken(req) ?? '')) return apiError(401, 'Unauthorized');
+    const query = Object.fromEntries(url.searchParams);
+    if (options.ignoreLabelSelector) delete query.label_selector;
     return handleIaas(store, {
       method,
       path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
+      query,
       body: parsed.value,
       invalidJson: parsed.invalid,
     });
@@ -132,6 +134,8 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
     setServerStatus: (id, status, errorMessage) => store.setStatus(id, status, errorMessage),
     injectFault: (f: FaultSpec) => faults.inject(f),
     clearFaults: () => faults.clear(),
+    revokeTokens: () => tokens.revokeAll(),
+    issuedTokens: () => [...tokens.issuedValues],
     reset() {
       store.reset();
       faults.clear();

@@ -23,11 +23,18 @@ export class TokenIssuer {
   private readonly signingSecret = randomBytes(32);
   private readonly now: () => number;
   issuedCount = 0;
+  /** Every access token ever issued, revoked ones too: what a leak test looks for. */
+  readonly issuedValues: string[] = [];
 
   constructor(private readonly options: TokenIssuerOptions) {
     this.now = options.now ?? Date.now;
     // createPublicKey takes both SPKI ("BEGIN PUBLIC KEY") and PKCS#1 ("BEGIN RSA PUBLIC KEY").
     for (const { kid, publicKeyPem } of options.trustedKeys) this.keys.set(kid, createPublicKey(publicKeyPem));
+  }
+
+  /** The account revoked every issued access token (static tokens stay): they are refused with 401 from now on. */
+  revokeAll(): void {
+    this.expiryByToken.clear();
   }
 
   isAccepted(token: string): boolean {
@@ -78,6 +85,7 @@ export class TokenIssuer {
       .setExpirationTime(nowSeconds + this.options.ttlSeconds)
       .sign(this.signingSecret);
     this.expiryByToken.set(accessToken, this.now() + this.options.ttlSeconds * 1000);
+    this.issuedValues.push(accessToken);
     this.issuedCount += 1;
     return {
       status: 200,

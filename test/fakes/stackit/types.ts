@@ -1,6 +1,8 @@
 // Public types of the STACKIT IaaS v2 fake. Field names follow specs/stackit-iaas.yaml.
 
 export interface StackitFakeOptions {
+  /** Answer listings as if label_selector were not sent (every server of the project): the driver's own label re-check must then keep other clusters' and classes' VMs out. */
+  ignoreLabelSelector?: boolean;
   /** A new server is CREATING and becomes ACTIVE once this long has passed (default 50). */
   activeAfterMs?: number;
   /** A deleted server stays visible as DELETING for this long, then GET answers 404 (default 50). */
@@ -129,6 +131,11 @@ export interface FaultSpec {
   afterSuccess?: 'drop' | 'truncate';
   /** Answer `status` (default 200) with exactly this text as the body, e.g. malformed JSON, without touching state. */
   rawBody?: string;
+  /**
+   * With `status`: the error message echoes the request as received, its Authorization header and
+   * body included (what some gateways and error pages do); the secret-canary matrix relies on it.
+   */
+  echoRequest?: boolean;
 }
 
 export interface StackitFake {
@@ -150,6 +157,10 @@ export interface StackitFake {
   readonly tokensIssued: number;
   injectFault(f: FaultSpec): void;
   clearFaults(): void;
+  /** Revoke every access token issued so far (the cloud's answer to them becomes 401). */
+  revokeTokens(): void;
+  /** Every access token issued since start, revoked ones too. */
+  issuedTokens(): string[];
   /** Drop servers, volumes, recorded requests and faults. Issued tokens stay valid. */
   reset(): void;
   close(): Promise<void>;

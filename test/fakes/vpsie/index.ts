@@ -4,7 +4,7 @@
 // Usually driven through `prism proxy specs/vpsie.yaml` (test/support/vpsie-harness.ts).
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { writeRaw, writeTruncated } from '../fault-responses.js';
+import { echoOf, writeRaw, writeTruncated } from '../fault-responses.js';
 import { handleApi, type FakeResponse } from './routes.js';
 import { VpsieStore } from './state.js';
 import type { FaultSpec, RecordedRequest, VpsieFake, VpsieFakeOptions } from './types.js';
@@ -59,7 +59,8 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
       return;
     }
     if (fault?.status !== undefined) {
-      write(res, { status: fault.status, body: fault.body ?? { error: true, code: fault.status, message: STATUS_CODES[fault.status] ?? `HTTP ${fault.status}` }, headers: fault.headers });
+      const message = fault.echoRequest ? echoOf(req, raw) : STATUS_CODES[fault.status] ?? `HTTP ${fault.status}`;
+      write(res, { status: fault.status, body: fault.echoRequest ? { error: true, code: fault.status, message } : (fault.body ?? { error: true, code: fault.status, message }), headers: fault.headers });
       return;
     }
     let response: FakeResponse;

@@ -95,6 +95,11 @@ export interface FaultSpec {
   afterSuccess?: 'drop' | 'truncate';
   /** Answer `status` (default 200) with exactly this text as the body, e.g. malformed JSON, without touching state. */
   rawBody?: string;
+  /**
+   * With `status`: the error message echoes the request as received, its Authorization header and
+   * body included (what some gateways and error pages do); the secret-canary matrix relies on it.
+   */
+  echoRequest?: boolean;
 }
 
 export interface VpsieFake {

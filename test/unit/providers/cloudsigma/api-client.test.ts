@@ -19,9 +19,17 @@ function setup(pageSize = 3) {
     authorization: async () => ({ authorization: 'Bearer t' }),
     invalidate: () => {
       invalidated++;
+      return true;
     },
   };
-  const common = { cloud: 'cloudsigma', baseUrl: BASE, timeoutMs: 1_000, retry: { limit: 2, baseDelayMs: 1, maxDelayMs: 2 }, authorize: auth.authorization };
+  const common = {
+    cloud: 'cloudsigma',
+    baseUrl: BASE,
+    timeoutMs: 1_000,
+    retry: { limit: 2, baseDelayMs: 1, maxDelayMs: 2 },
+    authorize: auth.authorization,
+    unauthorized: (sent: string | undefined) => auth.invalidate(sent),
+  };
   const api = new CloudSigmaApi(new CloudHttpClient(common), new CloudHttpClient({ ...common, retryMethods: ['GET', 'PUT', 'DELETE', 'POST'] }), auth, pageSize);
   return { api, invalidated: () => invalidated };
 }
@@ -81,13 +89,13 @@ test('a drive clone is never repeated; its answer may be {objects: [drive]} or a
   expect(nock.pendingMocks()).toHaveLength(0);
 });
 
-test('404 on get and delete means gone; 403 is thrown; 401 drops cached credentials', async () => {
+test('404 on get and delete means gone; 403 is thrown; 401 drops cached credentials and re-sends a read once', async () => {
   nock('http://zrh.cloudsigma.test')
     .get('/api/2.0/servers/s-404/').reply(404, [])
     .delete('/api/2.0/servers/s-404/').query({ recurse: 'all_drives' }).reply(404, [])
     .delete('/api/2.0/drives/d-404/').reply(404, [])
     .get('/api/2.0/servers/s-403/').reply(403, [{ error_type: 'permission', error_message: 'no', error_point: null }])
-    .get('/api/2.0/servers/s-401/').reply(401, []);
+    .get('/api/2.0/servers/s-401/').times(2).reply(401, []);
   const { api, invalidated } = setup();
   expect(await api.getServer('s-404', signal)).toBeUndefined();
   await api.deleteServer('s-404', 'all_drives', signal);
@@ -95,4 +103,17 @@ test('404 on get and delete means gone; 403 is thrown; 401 drops cached credenti
   await expect(api.getServer('s-403', signal)).rejects.toMatchObject({ status: 403 });
   await expect(api.getServer('s-401', signal)).rejects.toMatchObject({ status: 401 });
   expect(invalidated()).toBe(1);
+});
+
+test('a 401 on a read heals within the call; a 401 on a create drops the token but is not repeated', async () => {
+  const scope = nock('http://zrh.cloudsigma.test')
+    .get('/api/2.0/servers/s-1/').reply(401, [])
+    .get('/api/2.0/servers/s-1/').reply(200, { uuid: 's-1', status: 'running' })
+    .post('/api/2.0/servers/').reply(401, []);
+  const { api, invalidated } = setup();
+  expect((await api.getServer('s-1', signal))?.uuid).toBe('s-1');
+  expect(invalidated()).toBe(1);
+  await expect(api.createServer({ name: 'x', cpu: 1, mem: 1, vnc_password: 'v', context: true, drives: [], nics: [], meta: {} }, signal)).rejects.toMatchObject({ status: 401 });
+  expect(invalidated()).toBe(2);
+  expect(scope.isDone()).toBe(true);
 });
