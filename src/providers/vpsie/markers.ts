@@ -70,16 +70,13 @@ export function notesWithMarkers(userNotes: string | undefined, m: Markers): str
 
 /**
  * The markers of a VM's notes, however VPSie stored the text: exactly one
- * distinct marker, else none (ambiguous is not ours).
+ * marker, else none (ambiguous is not ours).
  */
 export function parseNotesMarkers(notes: string | null | undefined): Markers | undefined {
   if (!notes) return undefined;
   const text = normaliseNotes(notes);
-  const found = new Map<string, Markers>();
-  for (const m of text.matchAll(NOTES_MARKER)) {
-    found.set(`${m[1]} ${m[2]} ${m[3]}`, { cluster: m[1]!, machineClass: m[2]!, machine: m[3]! });
-  }
-  return found.size === 1 ? [...found.values()][0] : undefined;
+  const found = [...text.matchAll(NOTES_MARKER)].map((m) => ({ cluster: m[1]!, machineClass: m[2]!, machine: m[3]! }));
+  return found.length === 1 ? found[0] : undefined;
 }
 
 /** Undoes what an API may do to a text field: HTML entities, escaped newlines, collapsed or trimmed whitespace. */

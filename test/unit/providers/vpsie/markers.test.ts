@@ -27,6 +27,7 @@ test('notes without exactly one complete marker line have no markers', () => {
     undefined,
     '',
     'pool z1',
+    `${line}\n${line}`,
     `${line}\n${line.replace('abc12', 'other')}`,
     'mcm-grpc-driver: cluster=shoot--garden--alpha class=alpha-worker-z1',
     line.replace('machine=', 'machine= '),
