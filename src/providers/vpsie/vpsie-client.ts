@@ -117,9 +117,9 @@ export class VpsieClient {
   /**
    * Every page of the project's VMs, `offset`/`limit` as VPSie's other lists
    * take them [sdk: vpsieinc/govpsie storage.go `storages?offset=…&limit…`;
-   * vpsie-csi asks 1000 per page]. The list ends at the first short page.
-   * `total` is not trusted: what it counts is shown by no client, so it
-   * neither ends nor blocks anything. A VM that moved between pages is kept
+   * vpsie-csi asks 1000 per page]. The list ends at an empty page, or a
+   * short one when `total` does not claim more. What `total` counts is shown
+   * by no client, so it never blocks anything. A VM that moved between pages is kept
    * once.
    */
   async listVms(projectId: string | number, signal: AbortSignal): Promise<VmData[]> {
@@ -212,11 +212,16 @@ export class VpsieClient {
     keep: (v: unknown) => v is T,
   ): Promise<T[]> {
     const byId = new Map<string, T>();
+    let offset = 0;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const env = await this.call<T[]>(http, { operation, method: 'GET', path, searchParams: { ...query, offset: page * PAGE_SIZE, limit: PAGE_SIZE }, signal });
+      const env = await this.call<T[]>(http, { operation, method: 'GET', path, searchParams: { ...query, offset, limit: PAGE_SIZE }, signal });
       const rows = this.array<unknown>(env.data, operation);
       for (const row of rows) if (keep(row) && !byId.has(row.identifier)) byId.set(row.identifier, row);
-      if (rows.length < PAGE_SIZE) return [...byId.values()];
+      offset += rows.length;
+      // An empty page ends it. A short page ends it unless `total` says more rows follow (a server that caps
+      // its pages below our limit); a `total` that counts something else costs one more, empty, page.
+      if (rows.length === 0) return [...byId.values()];
+      if (rows.length < PAGE_SIZE && !(typeof env.total === 'number' && offset < env.total)) return [...byId.values()];
     }
     throw new CloudApiError(CLOUD, operation, 'malformed', { status: 200 });
   }
