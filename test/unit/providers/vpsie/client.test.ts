@@ -141,12 +141,14 @@ test('get and delete: a non-404 "not found" answer is gone (the list agreeing); 
   expect(nock.pendingMocks()).toHaveLength(0);
 });
 
-test('lists read every page (offset/limit 1000); a short page ends the list; total neither ends nor blocks it', async () => {
+test('lists read every page (offset/limit 1000); an empty page, or a short one total does not contradict, ends the list; total never blocks it', async () => {
   const row = (i: number) => ({ identifier: `id-${i}`, hostname: `m-${i}`, notes: notes.replace('m-1', `m-${i}`), power: 1, is_active: 1 });
   const page = (from: number, n: number) => Array.from({ length: n }, (_, k) => row(from + k));
   nock('http://vpsie.test')
     .get('/apps/v2/vm').query({ projectId: '42', offset: '0', limit: '1000' }).reply(200, { error: false, data: page(0, 1000), total: 5 })
-    .get('/apps/v2/vm').query({ projectId: '42', offset: '1000', limit: '1000' }).reply(200, { error: false, data: page(1000, 3), total: 99999 });
+    .get('/apps/v2/vm').query({ projectId: '42', offset: '1000', limit: '1000' }).reply(200, { error: false, data: page(1000, 3), total: 99999 })
+    // A short page whose total claims more (a server that caps pages) is read on; an empty page ends it.
+    .get('/apps/v2/vm').query({ projectId: '42', offset: '1003', limit: '1000' }).reply(200, { error: false, data: [], total: 99999 });
   const session = await provider().open(cls, secret());
   const listed = await session.list(signal());
   expect(listed).toHaveLength(1003);
