@@ -69,6 +69,8 @@ export class VpsieHarness {
       retry: { baseDelayMs: 5, maxDelayMs: 20, ...options.retry },
       discoveryPollIntervalMs: 50,
       discoveryCallBudgetMs: 1_500,
+      // One sidecar serves a whole test file: VPSie's 100-a-minute default would throttle the file, not model a Machine.
+      requestsPerMinute: 100_000,
       ...options.provider,
     });
     const driver = new MachineDriver(new ProviderRegistry([provider]), {
