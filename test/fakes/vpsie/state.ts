@@ -45,8 +45,6 @@ export class VpsieStore {
   private nextId = 1000;
   private ipCounter = 0;
   listTotalExtra = 0;
-  /** Applied to notes as they are stored (VpsieFakeOptions.transformNotes). */
-  transformNotes: (notes: string) => string = (n) => n;
 
   constructor(private readonly timing: StoreTiming) {
     this.now = timing.now ?? Date.now;
@@ -192,7 +190,7 @@ export class VpsieStore {
       dcIdentifier: input.dcIdentifier,
       resourceIdentifier: input.resourceIdentifier,
       osIdentifier: input.osIdentifier,
-      notes: input.notes === undefined ? undefined : this.transformNotes(input.notes),
+      notes: input.notes,
       tags: [...(input.tags ?? [])],
       sshKeyIdentifier: input.sshKeyIdentifier,
       scriptIdentifier: input.scriptIdentifier,
