@@ -524,10 +524,14 @@ class CloudSigmaSession implements CloudSession {
   private async cleanUp(err: unknown, made: Made, step: string, signal: AbortSignal): Promise<MachineError> {
     // A cloud error already names its operation; anything else gets the step.
     const failure = asMachineError(err, signal, isCloudApiError(err) ? undefined : step);
-    if (signal.aborted) return failure;
     const left = { leftServers: [] as string[], leftDrives: [] as string[] };
     const problems: string[] = [];
-    if (made.server && made.keepServer) {
+    if (signal.aborted) {
+      // Cut (shutdown, cancellation, deadline): nothing can be removed now, so everything made is kept and
+      // named in lastKnownState; the next CreateMachine adopts the server by its markers or reuses the drive.
+      if (made.server) left.leftServers.push(made.server);
+      if (made.drive) left.leftDrives.push(made.drive);
+    } else if (made.server && made.keepServer) {
       left.leftServers.push(made.server);
       if (made.drive) left.leftDrives.push(made.drive);
     } else if (made.server) {
