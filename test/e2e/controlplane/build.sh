@@ -9,7 +9,7 @@
 #
 # Nothing here is vendored or committed: each binary is an ordinary dependency
 # of a throw-away module and is built with `go build`. See
-# /work/shared/docs/local-control-plane.md §1.2 for the recipe.
+# ../shared/docs/local-control-plane.md §1.2 for the recipe.
 #
 # Prints the cache directory (<key> dir) as the LAST line of stdout.
 # Idempotent: if everything for the key exists, it exits immediately.

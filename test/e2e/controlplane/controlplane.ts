@@ -1,7 +1,7 @@
 // Local Kubernetes control plane for the end-to-end suite, without Docker:
 // etcd + kube-apiserver built from the Go module proxy by ./build.sh, started on
 // free 127.0.0.1 ports, with MCM's CRDs installed. See
-// /work/shared/docs/local-control-plane.md (§1.3 B) for the recipe.
+// ../shared/docs/local-control-plane.md (§1.3 B) for the recipe.
 //
 // Nothing here talks to the network beyond 127.0.0.1. Every process started is
 // tracked by pid and killed by pid (stop(), or the process exit/signal hooks).
