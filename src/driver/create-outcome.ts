@@ -1,6 +1,6 @@
 import { isCloudApiError } from '../http/cloud-api-error.js';
 import { MachineCode } from './codes.js';
-import { isMachineError } from './machine-error.js';
+import { MachineError, isMachineError } from './machine-error.js';
 import type { VmRecord } from './provider.js';
 
 /**
@@ -27,6 +27,7 @@ export type CreateOutcome =
  *   for the codes that mean "not sent / not accepted", maybe otherwise.
  */
 export function mayHaveTakenEffect(err: unknown, signal?: AbortSignal): boolean {
+  if (isNoVmRequested(err)) return false;
   if (isCloudApiError(err)) {
     if (err.kind === 'canceled') return true;
     if (err.fields.quota) return false;
@@ -60,4 +61,20 @@ export async function runCreate(request: () => Promise<VmRecord | undefined>, si
   } catch (error) {
     return mayHaveTakenEffect(error, signal) ? { kind: 'unknown', error } : { kind: 'refused', error };
   }
+}
+
+/**
+ * A multi-step create failed in a step before the VM's own create request was
+ * sent (CloudSigma: cloning the boot drive). No VM can exist from it, so the
+ * driver holds nothing back; what the step may have made carries the
+ * Machine's name and the next create reuses or removes it.
+ */
+export class NoVmRequestedError extends MachineError {
+  constructor(readonly step: string, failure: MachineError) {
+    super(failure.code, failure.message, failure.details, { cause: failure.cause ?? failure });
+  }
+}
+
+export function isNoVmRequested(err: unknown): err is NoVmRequestedError {
+  return err instanceof NoVmRequestedError;
 }

@@ -304,8 +304,9 @@ export class MachineDriver {
         const vm = await session.get(machine.providerId, signal);
         return { vm: vm && vm.state !== 'deleting' ? vm : undefined, deleting: vm?.state === 'deleting' };
       } catch (err) {
-        if (asMachineError(err, signal).code !== MachineCode.PermissionDenied) throw err;
-        return { vm: await this.healStaleProviderId(bound, machine, signal), deleting: false };
+        const denied = asMachineError(err, signal);
+        if (denied.code !== MachineCode.PermissionDenied) throw err;
+        return { vm: await this.healStaleProviderId(bound, machine, denied, signal), deleting: false };
       }
     }
     return this.findByMarkers(bound, machine, signal);
@@ -318,7 +319,7 @@ export class MachineDriver {
    * VM carries this Machine's markers, that is the Machine's VM (the stored ID
    * is stale); otherwise a human has to decide.
    */
-  private async healStaleProviderId(bound: Bound, machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
+  private async healStaleProviderId(bound: Bound, machine: MachineRef, denied: MachineError, signal: AbortSignal): Promise<VmRecord> {
     const { vm } = await this.findByMarkers(bound, { ...machine, providerId: '' }, signal);
     if (vm) {
       logger.warn('stored providerID is not accessible, reporting the accessible VM with this Machine’s markers', {
@@ -327,9 +328,10 @@ export class MachineDriver {
       });
       return vm;
     }
+    // The cloud's own words (which user the Secret acts as, whose the VM is) first: they say what to fix.
     throw new MachineError(
       MachineCode.PermissionDenied,
-      `VM ${machine.providerId} exists but these credentials may not access it, and no accessible VM carries the markers of machine ${machine.name}: check which user the Secret acts as; the driver will not create a second VM`,
+      `VM ${machine.providerId} exists but these credentials may not access it (${denied.message}); no accessible VM carries the markers of machine ${machine.name} either: the driver will not create a second VM`,
     );
   }
 

@@ -56,6 +56,12 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 export class StackitProvider implements CloudProvider {
   readonly name = 'STACKIT';
   readonly schemas = { providerSpec: providerSpecSchema, secret: secretSchema };
+  /**
+   * STACKIT documents no consistency bound for its label_selector listing; a new
+   * server was seen listed a few seconds late (issue 12). One minute, as for
+   * CloudSigma, whose SDK documents 20 s.
+   */
+  readonly discoveryWindowMs = 60_000;
   private readonly httpClients = new Map<string, CloudHttpClient>();
 
   constructor(private readonly options: StackitProviderOptions = {}) {}
