@@ -5,6 +5,7 @@ import { MachineCode } from '../../src/driver/codes.js';
 import type { DriverTimings } from '../../src/driver/machine-driver.js';
 import { registry } from '../../src/observability/metrics.js';
 import type { CloudSigmaFakeOptions } from '../fakes/cloudsigma/index.js';
+import type { AfterSuccess, ListingLagOptions } from '../fakes/core/index.js';
 import type { StackitFakeOptions } from '../fakes/stackit/index.js';
 import type { VpsieFakeOptions } from '../fakes/vpsie/index.js';
 import type { DriverCallError } from '../../src/server/driver-client.js';
@@ -32,7 +33,8 @@ export interface Fault {
   headers?: Record<string, string>;
   delayMs?: number;
   reset?: boolean;
-  afterSuccess?: 'drop' | 'truncate';
+  /** The request takes effect, then its answer is dropped, cut, or replaced by this 5xx (test/fakes/core/fault-spec.ts). */
+  afterSuccess?: AfterSuccess;
 }
 
 export interface RecordedCall {
@@ -74,6 +76,10 @@ export interface CloudKit {
   secretData(overrides?: Record<string, string | undefined>): Record<string, Buffer>;
   call<T = Record<string, unknown>>(method: 'CreateMachine' | 'GetMachineStatus' | 'DeleteMachine' | 'ListMachines' | 'InitializeMachine', req: object, deadlineMs?: number): Promise<T>;
   injectFault(f: Fault): void;
+  /** Listings lag creates and completed deletes from now on ({} = none); reset() restores none (test/fakes/core/listing-lag.ts). */
+  setListingLag(lag: ListingLagOptions): void;
+  /** The cloud's own capacity error from now on (STACKIT: accepted, then ERROR "No valid host was found"; CloudSigma: 503); false restores. */
+  setOutOfCapacity(on: boolean): void;
   /** Access tokens the fake's token endpoints issued (none for VPSie, which fetches no token). */
   issuedTokens(): string[];
   /** The fake revokes every token it issued (no-op for VPSie). */
@@ -144,6 +150,8 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         secretData: (o) => h.secretData(o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
         injectFault: (f) => h.fake.injectFault(f),
+        setListingLag: (lag) => h.fake.setListingLag(lag),
+        setOutOfCapacity: (on) => h.fake.setOutOfCapacity(on),
         issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
         revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),
@@ -191,6 +199,9 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         secretData: (o) => h.secretData('basic', o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
         injectFault: (f) => h.fake.injectFault(f),
+        setListingLag: (lag) => h.fake.setListingLag(lag),
+        // cloudsigma-docs general.rst: 503 "when the system is out of capacity", at any of the create's three steps.
+        setOutOfCapacity: (on) => h.fake.setOutOfCapacity(on ? ['clone', 'create', 'start'] : []),
         issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
         revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),
@@ -241,7 +252,17 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         listRequest: (o = {}) => h.listRequest({ secret: o.secret }),
         secretData: (o) => h.secretData(o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
-        injectFault: (f) => h.fake.injectFault(f),
+        injectFault: (f) => {
+          // The VPSie fake joins the shared core (and its 5xx-after-success) when vpsie3 is merged.
+          if (typeof f.afterSuccess === 'object') throw new Error('VPSie fake: afterSuccess with a status is not supported yet');
+          h.fake.injectFault({ ...f, afterSuccess: f.afterSuccess });
+        },
+        setListingLag: () => {
+          throw new Error('VPSie fake: listing lag not supported yet (joins test/fakes/core after the vpsie3 merge)');
+        },
+        setOutOfCapacity: () => {
+          throw new Error('VPSie fake: capacity knob not supported yet (joins test/fakes/core after the vpsie3 merge)');
+        },
         issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
         revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),
