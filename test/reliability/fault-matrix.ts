@@ -28,7 +28,8 @@ export function describeFaultMatrix(cloud: CloudName): void {
     let cell = 0;
 
     beforeAll(async () => {
-      kit = await startKit(cloud, { httpTimeoutMs: MATRIX_HTTP_TIMEOUT_MS, timings: { deleteTimeoutMs: 2_500 } });
+      // A discovery window of 2 s: a create whose outcome is unknown holds MCM's next passes back that long (converge() waits 6 s).
+      kit = await startKit(cloud, { httpTimeoutMs: MATRIX_HTTP_TIMEOUT_MS, timings: { deleteTimeoutMs: 2_500, discoveryWindowMs: 2_000 } });
     });
     afterAll(async () => {
       await kit?.close();

@@ -10,6 +10,7 @@ import { CloudApiError, isCloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
 import { logger } from '../../observability/logger.js';
+import { ClientCache, collect, decodeSecret, firstSet, pollUntil } from '../kit/index.js';
 import { CloudSigmaApi } from './api-client.js';
 import { BasicAuth, BearerToken, ImpersonationFlow, type CloudSigmaAuth } from './auth.js';
 import { describeLeftovers, formatLeftovers, parseLeftovers } from './leftovers.js';
@@ -78,8 +79,8 @@ export class CloudSigmaProvider implements CloudProvider {
    * 3 s); three times that before a second create.
    */
   readonly discoveryWindowMs = 60_000;
-  private readonly apis = new Map<string, CloudSigmaApi>();
-  private readonly auths = new Map<string, CloudSigmaAuth>();
+  private readonly apis = new ClientCache<CloudSigmaApi>();
+  private readonly auths = new ClientCache<CloudSigmaAuth>();
   private readonly timings: Timings;
 
   constructor(private readonly options: CloudSigmaProviderOptions = {}) {
@@ -126,9 +127,10 @@ export class CloudSigmaProvider implements CloudProvider {
   /** One credential source per credential, so a token cache is shared by concurrent calls and a rotated Secret gets a fresh one. */
   private auth(secret: CloudSigmaSecret, location: string): { auth: CloudSigmaAuth; id: string } {
     const impersonate = secret['impersonate-user'];
-    const tokenUrl = impersonate ? `${trimSlash(secret['oauth-endpoint'] ?? this.options.oauthEndpoint ?? process.env.CLOUDSIGMA_OAUTH_ENDPOINT ?? DEFAULT_OAUTH_ENDPOINT)}${TOKEN_PATH}` : '';
+    const env = process.env;
+    const tokenUrl = impersonate ? `${trimSlash(firstSet(secret['oauth-endpoint'], this.options.oauthEndpoint, env.CLOUDSIGMA_OAUTH_ENDPOINT) ?? DEFAULT_OAUTH_ENDPOINT)}${TOKEN_PATH}` : '';
     const impersonationUrl = impersonate
-      ? withLocation(secret['impersonation-endpoint'] ?? this.options.impersonationEndpoint ?? process.env.CLOUDSIGMA_IMPERSONATION_ENDPOINT ?? DEFAULT_IMPERSONATION_ENDPOINT, location)
+      ? withLocation(firstSet(secret['impersonation-endpoint'], this.options.impersonationEndpoint, env.CLOUDSIGMA_IMPERSONATION_ENDPOINT) ?? DEFAULT_IMPERSONATION_ENDPOINT, location)
       : '';
     const id = digest([
       location,
@@ -141,10 +143,9 @@ export class CloudSigmaProvider implements CloudProvider {
       tokenUrl,
       impersonationUrl,
     ]);
-    let auth = this.auths.get(id);
-    if (!auth) {
+    const auth = this.auths.get(id, () => {
       if (impersonate) {
-        auth = new ImpersonationFlow({
+        return new ImpersonationFlow({
           clientId: secret['oauth-client-id']!,
           clientSecret: secret['oauth-client-secret']!,
           user: impersonate,
@@ -153,26 +154,19 @@ export class CloudSigmaProvider implements CloudProvider {
           impersonationUrl,
           timeoutMs: this.options.httpTimeoutMs,
         });
-      } else if (secret.token) {
-        auth = new BearerToken(secret.token);
-      } else {
-        auth = new BasicAuth(secret.username!, secret.password!);
       }
-      this.auths.set(id, auth);
-    }
+      return secret.token ? new BearerToken(secret.token) : new BasicAuth(secret.username!, secret.password!);
+    });
     return { auth, id };
   }
 
   private api(secret: CloudSigmaSecret, location: string, auth: CloudSigmaAuth, authId: string): CloudSigmaApi {
     const template =
-      secret['api-endpoint'] ??
-      this.options.apiEndpoint ??
-      process.env.CLOUDSIGMA_API_ENDPOINT ??
+      firstSet(secret['api-endpoint'], this.options.apiEndpoint, process.env.CLOUDSIGMA_API_ENDPOINT) ??
       (auth.impersonating ? DEFAULT_IMPERSONATED_API_ENDPOINT : DEFAULT_API_ENDPOINT);
     const baseUrl = withSlash(withLocation(template, location));
     const key = `${baseUrl}\n${authId}`;
-    let api = this.apis.get(key);
-    if (!api) {
+    return this.apis.get(key, () => {
       const common = {
         cloud: 'cloudsigma',
         baseUrl,
@@ -189,10 +183,8 @@ export class CloudSigmaProvider implements CloudProvider {
       const http = new CloudHttpClient(common);
       // Start and stop create nothing: a repeated one is harmless, so POST is retried on this client only.
       const actions = new CloudHttpClient({ ...common, retryMethods: ['GET', 'PUT', 'DELETE', 'POST'] });
-      api = new CloudSigmaApi(http, actions, auth, this.options.pageSize ?? 500);
-      this.apis.set(key, api);
-    }
-    return api;
+      return new CloudSigmaApi(http, actions, auth, this.options.pageSize ?? 500);
+    });
   }
 }
 
@@ -593,18 +585,13 @@ class CloudSigmaSession implements CloudSession {
   }
 
   private async waitStopped(uuid: string, signal: AbortSignal): Promise<CloudSigmaServer | undefined> {
-    const deadline = Date.now() + this.timings.stopTimeoutMs;
-    for (;;) {
-      await sleep(this.timings.pollIntervalMs, undefined, { signal });
-      const server = await this.readServer(uuid, signal);
-      if (!server || server.status === 'stopped') return server;
-      if (Date.now() >= deadline) {
-        throw new MachineError(
-          MachineCode.DeadlineExceeded,
-          `CloudSigma server ${uuid} is still ${server.status ?? 'not stopped'} after ${Math.round(this.timings.stopTimeoutMs / 1000)} s; deleting it waits until it is stopped`,
-        );
-      }
-    }
+    const { intervalMs, timeoutMs } = { intervalMs: this.timings.pollIntervalMs, timeoutMs: this.timings.stopTimeoutMs };
+    const { value: server, done } = await pollUntil(() => this.readServer(uuid, signal), (s) => !s || s.status === 'stopped', { intervalMs, timeoutMs, signal, sleepFirst: true });
+    if (done) return server;
+    throw new MachineError(
+      MachineCode.DeadlineExceeded,
+      `CloudSigma server ${uuid} is still ${server?.status ?? 'not stopped'} after ${Math.round(timeoutMs / 1000)} s; deleting it waits until it is stopped`,
+    );
   }
 }
 
@@ -647,24 +634,4 @@ function trimSlash(url: string): string {
 
 function digest(parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex');
-}
-
-function decodeSecret(data: SecretData): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data)) out[k] = Buffer.from(v).toString('utf8');
-  return out;
-}
-
-/** Runs a check that throws InvalidInputError and keeps its problems; true when it passed. */
-function collect(problems: string[], check: () => void): boolean {
-  try {
-    check();
-    return true;
-  } catch (err) {
-    if (err instanceof InvalidInputError) {
-      problems.push(...err.problems);
-      return false;
-    }
-    throw err;
-  }
 }
