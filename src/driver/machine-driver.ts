@@ -355,8 +355,8 @@ export class MachineDriver {
       // The outcome is known now: the VM is read by id from here on, whatever the listing shows.
       this.intents.set(key, { ...intent, providerId: vm.providerId });
     }
-    // An intent whose VM was named but reads as gone no longer holds anything back.
-    const pending = intent && (!intent.providerId || all.some((v) => v.providerId === intent.providerId)) ? intent : undefined;
+    // Only an outcome still unknown holds creates back; an intent whose VM was named is read by id above (gone: nothing to wait for).
+    const pending = intent && !intent.providerId && !vm ? intent : undefined;
     return { vm, deleting: all.some((v) => v.state === 'deleting'), intent: pending };
   }
 

@@ -266,3 +266,27 @@ describe('delete means gone', () => {
     expect(cloud.owned.size).toBe(0);
   });
 });
+
+describe('the journal', () => {
+  test('a --state-dir that is not a writable directory stops the start, naming the flag', async () => {
+    const { CreateIntents } = await import('../../../src/driver/create-intents.js');
+    expect(() => new CreateIntents(join(process.cwd(), 'package.json', 'x'))).toThrow(/--state-dir .*is not a writable directory/);
+  });
+
+  test('an entry is gone from the journal once its window has passed', async () => {
+    const { CreateIntents } = await import('../../../src/driver/create-intents.js');
+    const dir = mkdtempSync(join(tmpdir(), 'mcm-driver-state-'));
+    try {
+      let now = 1_000;
+      const a = new CreateIntents(dir, () => now);
+      a.set('k', { at: 1_000, until: 2_000 });
+      expect(new CreateIntents(dir, () => now).get('k', '')).toEqual({ at: 1_000, until: 2_000 });
+      now = 2_500;
+      const b = new CreateIntents(dir, () => now);
+      expect(b.get('k', '')).toBeUndefined();
+      expect(b.size).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
