@@ -1,0 +1,55 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * A token bucket shared by every call the provider makes for one VPSie
+ * account: all Machines being created, listed or deleted draw from it, so
+ * discovery polling stays within the account's budget however many Machines
+ * wait at once. VPSie documents no rate limit; VPSie's own autoscaler limits
+ * itself to 100 requests a minute with a burst of 100
+ * [sdk: vpsieinc/vpsie-k8s-autoscaler pkg/vpsie/client/client.go,
+ * DefaultRateLimit = 100, rate.NewLimiter(RateLimit/60, RateLimit)].
+ * Neither got nor another chosen dependency limits a request rate (got
+ * retries and honours Retry-After, which stays its job).
+ */
+export class RequestRateLimiter {
+  private tokens: number;
+  private last: number;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly burst: number = perMinute,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!(perMinute > 0) || !(burst >= 1)) throw new Error('RequestRateLimiter: perMinute must be > 0 and burst >= 1');
+    this.tokens = burst;
+    this.last = now();
+  }
+
+  /** Resolves when one request may go; callers are served in arrival order. */
+  take(signal?: AbortSignal): Promise<void> {
+    const turn = this.queue.then(() => this.waitForToken(signal));
+    // A cancelled waiter must not stall the ones behind it.
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async waitForToken(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      signal?.throwIfAborted();
+      this.refill();
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      const waitMs = Math.ceil(((1 - this.tokens) * 60_000) / this.perMinute);
+      await sleep(waitMs, undefined, { signal });
+    }
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((t - this.last) * this.perMinute) / 60_000);
+    this.last = t;
+  }
+}
