@@ -1,4 +1,5 @@
 import nock from 'nock';
+import { isolateNock } from '../../nock-isolation.js';
 import { MachineCode } from '../../../../src/driver/codes.js';
 import { asMachineError } from '../../../../src/driver/errors.js';
 import { CloudApiError } from '../../../../src/http/cloud-api-error.js';
@@ -12,12 +13,10 @@ const provider = (apiEndpoint: string | null = 'http://vpsie.test/apps/v2') => n
 const signal = () => new AbortController().signal;
 const notes = 'mcm-grpc-driver: cluster=shoot--garden--alpha class=alpha-worker-z1 machine=m-1';
 
-beforeAll(() => nock.disableNetConnect());
+isolateNock();
 afterEach(() => {
-  nock.cleanAll();
   delete process.env.VPSIE_API_ENDPOINT;
 });
-afterAll(() => nock.enableNetConnect());
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {
