@@ -26,12 +26,25 @@ export class RequestRateLimiter {
     this.last = now();
   }
 
-  /** Resolves when one request may go; callers are served in arrival order. */
+  /**
+   * Resolves when one request may go; callers are served in arrival order.
+   * An aborted caller is answered at once, wherever it stands in the queue:
+   * a call cut by a shutdown must return (with its lastKnownState) within the
+   * grace, not after every Machine queued before it got its token (behind 17
+   * waiters at 100 a minute that is ten seconds, long past the server's
+   * force-close, which then ended the call bare).
+   */
   take(signal?: AbortSignal): Promise<void> {
     const turn = this.queue.then(() => this.waitForToken(signal));
-    // A cancelled waiter must not stall the ones behind it.
+    // A cancelled waiter must not stall the ones behind it: its turn, when it comes, ends without a token.
     this.queue = turn.catch(() => undefined);
-    return turn;
+    if (!signal) return turn;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      turn.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   private async waitForToken(signal?: AbortSignal): Promise<void> {

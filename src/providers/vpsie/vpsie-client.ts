@@ -1,5 +1,6 @@
 import { CloudApiError, isNotFound } from '../../http/cloud-api-error.js';
 import type { CloudHttpClient, CloudRequest } from '../../http/cloud-http-client.js';
+import { RequestNotSentError } from './request-not-sent-error.js';
 import type { RequestRateLimiter } from './request-rate-limiter.js';
 import type { CreateVmRequest, Envelope, PendingVm, VmData, VpsieScript } from './types.js';
 
@@ -226,9 +227,17 @@ export class VpsieClient {
     throw new CloudApiError(CLOUD, operation, 'malformed', { status: 200 });
   }
 
-  /** One request; a 2xx whose body says `error: true` becomes a VpsieBodyError. */
+  /**
+   * One request; a 2xx whose body says `error: true` becomes a VpsieBodyError.
+   * A call cut while it waits for the rate limiter throws RequestNotSentError:
+   * the request never left.
+   */
   private async call<T>(http: CloudHttpClient, req: CloudRequest): Promise<Envelope<T>> {
-    await this.options.limiter.take(req.signal);
+    try {
+      await this.options.limiter.take(req.signal);
+    } catch (err) {
+      throw new RequestNotSentError(req.operation, err);
+    }
     const res = await http.request<Envelope<T> | undefined>(req);
     const body = res.body;
     if (body === undefined || body === null) return { error: false };

@@ -12,6 +12,7 @@ import { logger } from '../../observability/logger.js';
 import { parseDuration } from '../../support/duration.js';
 import { createVmRequest, isGone, markersOf, ownMarkers, toVmRecord } from './mapping.js';
 import { isMarkerValue, isValidHostname, markersOfTags, markerTags, parseScriptMarkers, scriptMarkerLine, tagsCarry, type Markers } from './markers.js';
+import { isRequestNotSent } from './request-not-sent-error.js';
 import { RequestRateLimiter } from './request-rate-limiter.js';
 import { parseProviderId } from './provider-id.js';
 import providerSpecSchema from './provider-spec.schema.json' with { type: 'json' };
@@ -391,6 +392,12 @@ class VpsieSession implements CloudSession {
       await this.client.createVm(body, signal);
       logger.info('VPSie create vm requested; it answers no id, discovering the VM by hostname', { hostname });
     } catch (err) {
+      if (isRequestNotSent(err)) {
+        // Cut while waiting for the rate limiter: the create never left, nothing to name. The script stays
+        // (the next attempt finds it by name and reuses it).
+        this.ledger.delete(this.ledgerKey(hostname));
+        throw asMachineError(err.cause, signal);
+      }
       if (isDefiniteRefusal(err)) {
         this.ledger.delete(this.ledgerKey(hostname));
         if (scriptIdentifier) {
