@@ -19,13 +19,14 @@ const PREFIX = '/apps/v2';
 const VM_PREFIX = '/api/v2';
 
 export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<VpsieFake> {
-  const store = new VpsieStore({
+  const timing = {
     pendingAfterMs: options.pendingAfterMs ?? 0,
     visibleAfterMs: options.visibleAfterMs ?? 50,
     runningAfterMs: options.runningAfterMs ?? 50,
     deleteAfterMs: options.deleteAfterMs ?? 50,
     scriptVisibleAfterMs: options.scriptVisibleAfterMs ?? 0,
-  });
+  };
+  const store = new VpsieStore(timing);
   const tokens = options.tokens ?? [FAKE_TOKEN];
   const routeOptions = {
     accountPassword: options.accountPassword ?? FAKE_ACCOUNT_PASSWORD,
@@ -119,6 +120,9 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
     seedPending: (p) => store.seedPending(p),
     seedScript: (s) => store.seedScript(s.name, s.script, s.tags ?? []),
     patchVm: (id, patch) => store.patch(id, patch),
+    setVisibleAfterMs: (ms) => {
+      timing.visibleAfterMs = ms;
+    },
     setListTotalExtra: (n) => {
       store.listTotalExtra = n;
     },

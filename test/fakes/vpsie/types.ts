@@ -138,6 +138,8 @@ export interface VpsieFake {
   /** Change a VM's flags, e.g. { is_suspended: 1 }. */
   patchVm(identifier: string, patch: Partial<Pick<FakeVm, 'is_suspended' | 'is_terminated' | 'is_deleted' | 'notes'>>): void;
   /** Make GET /vm answer a `total` this much larger than its list (a list that left VMs out). */
+  /** For VMs created from now on: how long they stay in the pending view before they are listed. */
+  setVisibleAfterMs(ms: number): void;
   setListTotalExtra(n: number): void;
   injectFault(f: FaultSpec): void;
   clearFaults(): void;
