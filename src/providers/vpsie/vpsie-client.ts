@@ -61,7 +61,7 @@ export function cloudMessageOf(body: unknown): string | undefined {
   return typeof m === 'string' && m !== '' ? m.replace(/\s+/g, ' ').slice(0, MAX_MESSAGE) : undefined;
 }
 
-/** Rows asked for per page: VPSie's CSI driver lists 1000 per page [sdk: vpsieinc/vpsie-csi, PerPage: 1000]. */
+/** Rows asked for per page: VPSie's CSI driver lists 1000 per page [sdk: vpsieinc/vpsie-csi pkg/driver/controller.go, ListOptions{Page: 0, PerPage: 1000}]. */
 export const PAGE_SIZE = 1000;
 /** More pages than this is a list that never ends (offset ignored?): refused rather than read forever. */
 const MAX_PAGES = 100;
@@ -117,11 +117,16 @@ export class VpsieClient {
 
   /**
    * Every page of the project's VMs, `offset`/`limit` as VPSie's other lists
-   * take them [sdk: vpsieinc/govpsie storage.go `storages?offset=…&limit…`;
-   * vpsie-csi asks 1000 per page]. The list ends at an empty page, or a
-   * short one when `total` does not claim more. What `total` counts is shown
-   * by no client, so it never blocks anything. A VM that moved between pages is kept
-   * once.
+   * take them [sdk: vpsieinc/govpsie storage.go, datacenter.go, domain.go
+   * `?offset=%d&limit…`; vpsieinc/vpsie-csi pkg/driver/controller.go asks
+   * PerPage 1000]. govpsie's own VM list sends no paging parameters
+   * (server.go ListServer: `?projectId=` only), so whether /vm pages at all
+   * is [unconfirmed]; so is whether `offset` counts rows (read here) or pages:
+   * govpsie fills it from ListOptions.Page, and vpsie-csi's ListVolumes sends
+   * a 1-based page. Below 1000 VMs both readings give the same first page.
+   * The list ends at an empty page, or a short one when `total` does not
+   * claim more. What `total` counts is shown by no client (ListServerRoot.Total),
+   * so it never blocks anything. A VM that moved between pages is kept once.
    */
   async listVms(projectId: string | number, signal: AbortSignal): Promise<VmData[]> {
     return this.pages<VmData>(this.options.vmHttp, 'list vms', 'vm', { projectId: String(projectId) }, signal, isVmData);

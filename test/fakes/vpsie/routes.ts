@@ -48,8 +48,11 @@ export interface RouteOptions {
 
 /**
  * One page of a list: `offset`/`limit` as VPSie's other lists take them [sdk: vpsieinc/govpsie
- * storage.go `storages?offset=%d&limit…`, ip.go; vpsieinc/vpsie-csi asks 1000 per page]. Whether
- * /vm and /scripts page by default, and their largest page, are [unconfirmed]: options.
+ * storage.go `storages?offset=%d&limit…`, datacenter.go, domain.go; vpsieinc/vpsie-csi
+ * pkg/driver/controller.go asks PerPage 1000]. govpsie's VM list (server.go ListServer) and script
+ * list (scripts.go GetScripts) send no paging parameters, so whether /vm and /scripts page by
+ * default, and their largest page, are [unconfirmed]: options. `offset` counts rows here; govpsie
+ * fills it from ListOptions.Page, so it may be a page number on the real API [unconfirmed].
  */
 function page<T>(rows: T[], query: Record<string, string>, options: RouteOptions): T[] {
   const offset = Math.max(0, Number.parseInt(query.offset ?? '0', 10) || 0);
@@ -112,6 +115,9 @@ function getVm(store: VpsieStore, identifier: string, options: RouteOptions): Fa
   const vm = store.find(identifier);
   // The status of this answer is [unconfirmed]; VPSie's clients read only its message (notFound).
   if (!vm) return notFound('VM', options);
+  // Tags come only here [sdk: vpsieinc/govpsie server.go ListServerByIdentifierRoot.Data.VmTags]; listed rows
+  // (VmData) carry none. govpsie declares VmTags as an empty struct, so the item shape `{tag}` is [unconfirmed]
+  // (the adapter reads a string or a `name`/`tag`/`value` field).
   return { status: 200, body: { error: false, data: { vmData: vmView(vm), vmTags: vm.tags.map((t) => ({ tag: t })), privateIpData: [], floatingIpData: [] } } };
 }
 
