@@ -182,6 +182,43 @@ describe('8. polling within rate limits', () => {
     expect(results.filter((r) => r.status === 'fulfilled').length + results.filter((r) => r.status === 'rejected').length).toBe(4);
   });
 
+  test('the default budget (100 a minute, burst 100) bounds the polling of all Machines together', async () => {
+    delete process.env.VPSIE_REQUESTS_PER_MINUTE;
+    // requestsPerMinute undefined: the provider's default, as a sidecar runs without VPSIE_REQUESTS_PER_MINUTE.
+    const h = await harness({ fake: { visibleAfterMs: 5_000, runningAfterMs: 0 }, provider: { requestsPerMinute: undefined, discoveryCallBudgetMs: 8_000 }, prism: false });
+    const t0 = Date.now();
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'].map((s) => `alpha-worker-z1-dl${s}`);
+    await Promise.allSettled(names.map((n) => h.client.call<Status>('CreateMachine', h.request(n, { spec: { projectId: PROJECT_ID, dcIdentifier: 'dc-ny-1', resourceIdentifier: 'plan-4c-8g', osIdentifier: 'ubuntu-24-04', userDataDelivery: 'none' } }))));
+    const elapsedS = (Date.now() - t0) / 1000;
+    // Six Machines polling every 50 ms would send hundreds of requests a second; the shared bucket lets 100 go
+    // at once and then one every 0.6 s, for all of them together.
+    const bound = 100 + Math.ceil((elapsedS * 100) / 60) + 1;
+    process.stdout.write(`vpsie default budget: ${JSON.stringify({ machines: 6, seconds: Math.round(elapsedS), requests: h.fake.requests.length, bound })}\n`);
+    expect(h.fake.requests.length).toBeGreaterThanOrEqual(100);
+    expect(h.fake.requests.length).toBeLessThanOrEqual(bound);
+    expect(h.createRequests()).toHaveLength(6);
+  });
+
+  test('a create cut while it waits for the budget answers at once, and names no request (none was sent)', async () => {
+    // Six requests a minute: the two lookups before the create (the core's, then the adapter's: list, pending
+    // view, list each) use them, so the create request itself waits 10 s for a token.
+    const h = await harness({ provider: { requestsPerMinute: 6 }, prism: false });
+    const call = callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-cut', { spec: { projectId: PROJECT_ID, dcIdentifier: 'dc-ny-1', resourceIdentifier: 'plan-4c-8g', osIdentifier: 'ubuntu-24-04', userDataDelivery: 'none' } })));
+    const waiting = Date.now() + 10_000;
+    while (h.fake.requests.length < 6 && Date.now() < waiting) await new Promise((r) => setTimeout(r, 20));
+    expect(h.fake.requests).toHaveLength(6);
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    void h.sidecar.shutdown(); // grace 2 s, then every running call is answered Unavailable
+    const err = await call;
+    expect(err.code).toBe(MachineCode.Unavailable);
+    expect(Date.now() - t0).toBeLessThan(3_500);
+    expect(h.createRequests()).toHaveLength(0);
+    // Nothing was sent, so nothing is named: a create-requested record would have the next calls wait up to the
+    // discovery timeout (15 min) for a VM that never comes, and then fail Internal.
+    expect(String(err.response?.lastKnownState ?? '')).toBe('');
+  });
+
   test('429 with Retry-After: reads wait for it (got honours Retry-After) and the VM is made once', async () => {
     const h = await harness({ retry: { limit: 3, baseDelayMs: 5, maxDelayMs: 20 }, prism: false });
     h.fake.injectFault({ method: 'GET', path: /^\/apps\/v2\/vm$/, status: 429, headers: { 'retry-after': '1' }, body: { error: true, code: 429, message: 'Too many requests' } });

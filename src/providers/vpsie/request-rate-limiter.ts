@@ -28,11 +28,13 @@ export class RequestRateLimiter {
 
   /**
    * Resolves when one request may go; callers are served in arrival order.
-   * An aborted caller is answered at once, wherever it stands in the queue:
-   * a call cut by a shutdown must return (with its lastKnownState) within the
-   * grace, not after every Machine queued before it got its token (behind 17
-   * waiters at 100 a minute that is ten seconds, long past the server's
-   * force-close, which then ended the call bare).
+   * An aborted caller is answered at once, wherever it stands in the queue,
+   * as golang.org/x/time/rate's Limiter.Wait (what VPSie's autoscaler waits
+   * on) returns when its context ends: one cancelled call must not wait for
+   * the tokens of every Machine queued before it (17 waiters at 100 a minute
+   * are ten seconds). When all calls are aborted at once (the end of a
+   * shutdown grace) the queue unwound quickly before too; it is the single
+   * cancelled call behind live ones that waited.
    */
   take(signal?: AbortSignal): Promise<void> {
     const turn = this.queue.then(() => this.waitForToken(signal));
