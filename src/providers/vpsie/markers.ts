@@ -111,7 +111,7 @@ export function markerTags(m: Markers): string[] {
   return [`${TAG_CLUSTER}${m.cluster}`, `${TAG_CLASS}${m.machineClass}`, `${TAG_MACHINE}${m.machine}`];
 }
 
-/** Pending entries keep the request's tags [sdk]; their item type is loose (`[]interface{}`). */
+/** Pending entries keep the request's tags [sdk: vpsieinc/govpsie pending.go PendingVm.Data.Tags]; their item type is loose (`[]interface{}`). */
 export function tagsCarry(tags: readonly unknown[] | undefined, cluster: string, machine: string): boolean {
   const names = new Set((tags ?? []).map(tagName).filter((t): t is string => t !== undefined));
   return names.has(`${TAG_CLUSTER}${cluster}`) && names.has(`${TAG_MACHINE}${machine}`);

@@ -110,7 +110,7 @@ export interface VpsieClientOptions {
 export class VpsieClient {
   constructor(private readonly options: VpsieClientOptions) {}
 
-  /** Asynchronous: the answer carries no VM identifier [sdk]. Never retried (POST). */
+  /** Asynchronous: the answer carries no VM identifier [sdk: vpsieinc/govpsie server.go CreateServer]. Never retried (POST). */
   async createVm(body: CreateVmRequest, signal: AbortSignal): Promise<void> {
     await this.call(this.options.vmHttp, { operation: 'create vm', method: 'POST', path: 'vm', json: body, signal });
   }
@@ -169,7 +169,7 @@ export class VpsieClient {
     }
   }
 
-  /** Returns no identifier [sdk]; the script is found by name in listScripts. */
+  /** Returns no identifier [sdk: vpsieinc/govpsie scripts.go CreateScript]; the script is found by name in listScripts. */
   async addScript(body: { name: string; scriptContent: string; scriptType: 'bash'; tags: string[] }, signal: AbortSignal): Promise<void> {
     await this.call(this.options.appsHttp, { operation: 'add script', method: 'POST', path: 'script/add', json: body, signal });
   }

@@ -31,7 +31,7 @@ export const DEFAULT_REQUESTS_PER_MINUTE = 100;
 const TAG_OWNERSHIP_TTL_MS = 10 * 60_000;
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 15 * 60_000;
 export const DEFAULT_DISCOVERY_CALL_BUDGET_MS = 45_000;
-/** Terraform's VPSie provider polls every 5 s [sdk]. */
+/** Terraform's VPSie provider polls every 5 s [sdk: vpsieinc/terraform-provider-vpsie internal/services/server/server_resource.go Create, time.Sleep(5 * time.Second)]. */
 export const DEFAULT_DISCOVERY_POLL_INTERVAL_MS = 5_000;
 const DEFAULT_DELETE_REASON = 'no longer needed';
 const MIN_DISCOVERY_TIMEOUT_MS = 1_000;
@@ -78,7 +78,8 @@ interface Timing {
 
 /**
  * VPSie behind the CloudProvider interface. VPSie's create call is
- * asynchronous and answers no VM id [sdk]; the VM is found by hostname (=
+ * asynchronous and answers no VM id [sdk: vpsieinc/govpsie server.go CreateServer returns only an
+ * error]; the VM is found by hostname (=
  * Machine name), first in the pending view, later in the VM list [sdk]. See
  * VpsieSession.create for how that stays duplicate-free and bounded.
  */
@@ -181,7 +182,8 @@ export class VpsieProvider implements CloudProvider {
         timeoutMs: this.options.httpTimeoutMs,
         retry: this.options.retry,
         maxResponseBytes: this.options.maxResponseBytes,
-        // [sdk] every VPSie-authored client sends the token in this header.
+        // Every VPSie-authored client sends the token in this header [sdk: vpsieinc/terraform-provider-vpsie
+        // internal/provider/provider.go `"Vpsie-Auth": accessToken`; govpsie firewallGroup_test.go].
         authorize: async () => ({ 'vpsie-auth': token, accept: 'application/json' }),
         errorMessage: cloudMessageOf,
         isQuota: (_status, message) => isQuotaMessage(message),
