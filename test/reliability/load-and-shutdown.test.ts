@@ -156,11 +156,12 @@ test(
   'SIGTERM during 50 in-flight calls: each finishes or ends with a code MCM retries, exit 0, nothing half-made is lost',
   async () => {
     for (const f of [fakes.stackit, fakes.cloudsigma, fakes.vpsie]) f.reset();
-    sidecar = await startSidecarProcess(fakes, ['--shutdown-grace', '3s'], { VPSIE_REQUESTS_PER_MINUTE: '100000' });
+    // --http-timeout 20s: STACKIT's status reads below take 8 s, longer than the grace and the wait before the signal.
+    sidecar = await startSidecarProcess(fakes, ['--shutdown-grace', '3s', '--http-timeout', '20s'], { VPSIE_REQUESTS_PER_MINUTE: '100000' });
     const s = sidecar;
     // Slow clouds, so some calls finish within the grace and some do not.
     // Longer than the grace for STACKIT's status reads, so its calls are cut too (the README's promise is checked per cloud).
-    fakes.stackit.injectFault({ method: 'GET', path: /\/servers\/[^/]+$/, delayMs: 4_000, times: 200 });
+    fakes.stackit.injectFault({ method: 'GET', path: /\/servers\/[^/]+$/, delayMs: 8_000, times: 200 });
     fakes.cloudsigma.injectFault({ method: 'POST', path: /\/action\/$/, delayMs: 2_000, times: 200 });
     // VPSie's VMs stay in the pending view for 6 s, longer than the discovery budget (3 s) plus the grace, so
     // its calls are cut (or answer Unavailable) while they discover. VPSie's request budget is set high here:
@@ -177,8 +178,12 @@ test(
         },
       ),
     );
-    // Before the signal, every create request has reached its cloud, so every cloud has calls cut after it.
-    await waitUntil(() => machines.every((m) => createRequestReached(fakes, m.cloud, m.name)), 60_000, 'every create request sent');
+    // The signal comes once every STACKIT and CloudSigma create request and at least one of VPSie's has reached
+    // its cloud (not later: a slow machine must not let STACKIT's calls, 8 s after their request, all finish
+    // first), so every cloud has calls cut after their create request; VPSie's others may be cut before it.
+    const reached = (cloud: CloudName) => machines.filter((m) => m.cloud === cloud && createRequestReached(fakes, cloud, m.name)).length;
+    const all = (cloud: CloudName) => machines.filter((m) => m.cloud === cloud).length;
+    await waitUntil(() => reached('stackit') === all('stackit') && reached('cloudsigma') === all('cloudsigma') && reached('vpsie') >= 1, 60_000, 'create requests sent');
     await new Promise((r) => setTimeout(r, 500));
     s.proc.kill('SIGTERM');
     const outcomes = await Promise.all(calls);
