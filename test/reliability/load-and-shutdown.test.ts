@@ -162,6 +162,10 @@ test(
     // Slow clouds, so some calls finish within the grace and some do not.
     // Longer than the grace for STACKIT's status reads, so its calls are cut too (the README's promise is checked per cloud).
     fakes.stackit.injectFault({ method: 'GET', path: /\/servers\/[^/]+$/, delayMs: 8_000, times: 200 });
+    // CloudSigma's clone and start actions take 2 s. KNOWN GAP (seen with 5 s): a call cut while its clone
+    // request is still unanswered has no drive id to name and answers without lastKnownState; the drive, if
+    // CloudSigma made it, is found by its name on the next call (leftoverDrives), so nothing leaks. Not fixed here
+    // (src/providers/cloudsigma is another change's); with 2 s every clone is answered before the cut.
     fakes.cloudsigma.injectFault({ method: 'POST', path: /\/action\/$/, delayMs: 2_000, times: 200 });
     // VPSie's VMs stay in the pending view for 6 s, longer than the discovery budget (3 s) plus the grace, so
     // its calls are cut (or answer Unavailable) while they discover. VPSie's request budget is set high here:
