@@ -280,9 +280,12 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
           return [
             seed('other cluster, same Machine and class', `${m}-a`, line('shoot--garden--beta', CLASS, `${m}-a`)),
             seed('other class of this cluster', `${m}-b`, line(NS, 'beta-worker', `${m}-b`)),
-            seed('hand-made, no notes, marker-like tags', `${m}-c`, undefined, [`mcm-cluster:${NS}`, `mcm-class:${CLASS}`, `mcm-machine:${m}-c`]),
+            // Tags are markers too (VPSie keeps them, issue 13), and a notes marker is found anywhere in re-encoded
+            // notes, so a VM carrying all three tags or the whole marker of this cluster, class and hostname is ours
+            // by definition (as a STACKIT server with all our labels is). Look-alikes lack some part of it:
+            seed('hand-made, no notes, marker tags without the class', `${m}-c`, undefined, [`mcm-cluster:${NS}`, `mcm-machine:${m}-c`]),
             seed('marker naming another hostname', `${m}-d`, line(NS, CLASS, `${m}-e`)),
-            seed('marker line not on its own line', `${m}-f`, `see ${line(NS, CLASS, `${m}-f`)} (copied)`),
+            seed('notes marker without machine, tags of another cluster', `${m}-f`, `mcm-grpc-driver: cluster=${NS} class=${CLASS};`, [`mcm-cluster:shoot--garden--beta`, `mcm-class:${CLASS}`, `mcm-machine:${m}-f`]),
           ];
         },
         vmIds: () => h.fake.vms().map((v) => v.identifier),
