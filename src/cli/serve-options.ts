@@ -44,18 +44,3 @@ export function checkListen(listen: string, allowNonLoopback: boolean): void {
       'Use unix:///path/driver.sock or 127.0.0.1:PORT, or pass --allow-non-loopback-listen if something else protects that address.',
   );
 }
-
-/** Environment duration knobs use the flags' grammar and are checked at start too, naming the variable. */
-export function checkDurationEnv(names: readonly string[]): void {
-  const problems: string[] = [];
-  for (const name of names) {
-    const v = process.env[name];
-    if (!v) continue;
-    try {
-      parseDuration(v);
-    } catch (err) {
-      problems.push(`${name}: ${(err as Error).message}`);
-    }
-  }
-  if (problems.length) throw new Error(`invalid environment: ${problems.join('; ')}`);
-}

@@ -3,8 +3,7 @@ import { setExtraCaFiles, trustedCas } from '../http/trusted-cas.js';
 import { logger, setLogLevel } from '../observability/logger.js';
 import { defaultProviders } from '../providers/index.js';
 import { startSidecar } from '../server/sidecar.js';
-import { VPSIE_DURATION_ENV } from '../providers/vpsie/vpsie-provider.js';
-import { checkDurationEnv, checkListen } from './serve-options.js';
+import { checkListen } from './serve-options.js';
 
 export interface ServeFlags {
   listen: string;
@@ -28,7 +27,6 @@ export interface ServeFlags {
 /** `mcm-driver serve`: the sidecar, until SIGTERM/SIGINT. */
 export async function serve(flags: ServeFlags): Promise<void> {
   checkListen(flags.listen, flags.allowNonLoopbackListen);
-  checkDurationEnv(VPSIE_DURATION_ENV);
   setLogLevel(flags.logLevel);
   setExtraCaFiles(flags.caFile.split(',').map((f) => f.trim()).filter(Boolean));
   trustedCas(); // an unreadable CA file stops the start with its name, not the first cloud call

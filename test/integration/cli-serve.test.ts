@@ -155,7 +155,6 @@ test.each([
   [['--listen', '127.0.0.1:0', '--shutdown-grace', 'soon'], {}, '--shutdown-grace'],
   [['--listen', '127.0.0.1:0', '--log-level', 'verbose'], {}, '--log-level'],
   [['--listen', '127.0.0.1:0'], { LOG_LEVEL: 'chatty' }, "env 'LOG_LEVEL'"],
-  [['--listen', '127.0.0.1:0'], { VPSIE_DISCOVERY_TIMEOUT: 'forever' }, 'VPSIE_DISCOVERY_TIMEOUT'],
 ])('serve %j refuses to start, exits non-zero and names the flag', async (args, env, named) => {
   const { code, output } = await refusedStart(args, env as Record<string, string>);
   expect(code).not.toBe(0);

@@ -138,12 +138,13 @@ describe('VM states', () => {
     }
   }, 30_000);
 
-  test('a gRPC deadline ends discovery with DeadlineExceeded and the request record, and polling stops', async () => {
-    const slow = await VpsieHarness.start({ fake: { visibleAfterMs: 60_000 }, provider: { discoveryCallBudgetMs: 30_000 } });
+  test('a gRPC deadline cuts a slow create request: DeadlineExceeded with the create intent, and requests stop', async () => {
+    const slow = await VpsieHarness.start({ fake: { visibleAfterMs: 60_000 } });
     try {
+      slow.fake.injectFault({ method: 'POST', path: /^\/apps\/v2\/vm$/, delayMs: 10_000 });
       const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-dl'), { deadlineMs: 2_000 }));
       expect(err.code).toBe(MachineCode.DeadlineExceeded);
-      expect(JSON.parse(String(err.response?.lastKnownState))).toMatchObject({ state: 'create-requested', hostname: 'alpha-worker-z1-dl' });
+      expect(JSON.parse(String(err.response?.lastKnownState))).toHaveProperty('createIntent.requestedAt');
       await new Promise((r) => setTimeout(r, 300));
       const seen = slow.fake.requests.length;
       await new Promise((r) => setTimeout(r, 500));

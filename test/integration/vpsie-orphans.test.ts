@@ -63,21 +63,23 @@ test('a foreign VM with a similar hostname is never adopted: CreateMachine makes
   expect(stillNotOurs.code).toBe(MachineCode.NotFound);
 });
 
-test('the exact hostname taken by a foreign VM: AlreadyExists, nothing created or adopted', async () => {
+test('the exact hostname taken by a foreign VM: never adopted or touched; the Machine gets its own VM with our markers', async () => {
+  // No adapter refuses a taken name any more (issue 12: no provider holds adoption rules): MachineDriver finds no VM
+  // carrying the Machine's markers and creates one; the foreign VM is never adopted, listed or deleted.
   const [otherCluster] = seedForeign();
-  const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-abc12')));
-  expect(err.code).toBe(MachineCode.AlreadyExists);
-  expect(err.details).toContain(`vpsie://${otherCluster!.identifier}`);
-  expect(err.details).toContain('neither adopts it nor creates a second VM');
-  expect(h.createRequests()).toHaveLength(0);
+  const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-abc12'));
+  expect(created.providerId).not.toBe(`vpsie://${otherCluster!.identifier}`);
+  expect(h.createRequests()).toHaveLength(1);
+  expect(h.fake.vms().find((v) => v.identifier === otherCluster!.identifier)?.phase).toBe('running');
+  await h.client.call('DeleteMachine', h.request('alpha-worker-z1-abc12'));
+  expect(h.fake.vms().find((v) => v.identifier === otherCluster!.identifier)?.phase).toBe('running');
 });
 
-test('a foreign pending VM with the Machine’s hostname: AlreadyExists, nothing created', async () => {
+test('a foreign pending VM with the Machine’s hostname is not ours: it holds nothing back and is never touched', async () => {
   h.fake.seedPending({ hostname: 'alpha-worker-z1-pf', projectId: PROJECT_ID, tags: ['team:other'] });
-  const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-pf')));
-  expect(err.code).toBe(MachineCode.AlreadyExists);
-  expect(err.details).toContain('pending view');
-  expect(h.createRequests()).toHaveLength(0);
+  await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-pf'))).catch(() => undefined);
+  expect(h.createRequests()).toHaveLength(1);
+  expect(h.fake.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
 });
 
 test('DeleteMachine with the orphan stub deletes exactly the providerID, not the live twin with the same hostname', async () => {

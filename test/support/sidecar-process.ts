@@ -131,8 +131,6 @@ export async function startSidecarProcess(fakes: Fakes, args: string[] = [], env
         CLOUDSIGMA_OAUTH_ENDPOINT: fakes.cloudsigma.oauthUrl,
         CLOUDSIGMA_IMPERSONATION_ENDPOINT: fakes.cloudsigma.impersonationUrl,
         VPSIE_API_ENDPOINT: fakes.vpsie.apiUrl,
-        VPSIE_DISCOVERY_CALL_BUDGET: '3s',
-        VPSIE_DISCOVERY_POLL_INTERVAL: '100ms',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

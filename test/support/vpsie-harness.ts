@@ -67,8 +67,6 @@ export class VpsieHarness {
       appsEndpoint: `${prism?.url ?? fake.url}/apps/v2`,
       httpTimeoutMs: options.httpTimeoutMs ?? 5_000,
       retry: { baseDelayMs: 5, maxDelayMs: 20, ...options.retry },
-      discoveryPollIntervalMs: 50,
-      discoveryCallBudgetMs: 1_500,
       // One sidecar serves a whole test file: VPSie's 100-a-minute default would throttle the file, not model a Machine.
       requestsPerMinute: 100_000,
       ...options.provider,

@@ -98,7 +98,22 @@ export function toVmRecord(vm: VmData): VmRecord {
     state,
     failureMessage: state === 'failed' ? 'VPSie suspended the VM (is_suspended=1)' : undefined,
     addresses: addresses(vm),
+    createdAt: createdAtOf(vm.created_on),
   };
+}
+
+/**
+ * VmData.created_on as ISO 8601, for telling which of two twins is older.
+ * VPSie's clients keep it a plain string [sdk: govpsie VmData.CreatedOn];
+ * its form and zone are [unconfirmed]: `YYYY-MM-DD HH:MM:SS` is read as UTC
+ * (both twins come from one API, so their order is what counts), anything
+ * Date.parse reads is taken, anything else gives no time (such a VM sorts last).
+ */
+export function createdAtOf(createdOn: string | undefined): string | undefined {
+  if (!createdOn) return undefined;
+  const text = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$/.test(createdOn) ? `${createdOn.replace(' ', 'T')}Z` : createdOn;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
 }
 
 /**

@@ -27,12 +27,12 @@ export interface VpsieProviderSpec {
   monthlyBackupEnabled?: boolean;
   ssd?: number;
   deleteReason?: string;
-  discovery?: {
-    /** Duration such as `15m`: how long after the create request the VM may take to show up. */
-    timeout?: string;
-    /** Send a new create once the timeout has passed and nothing is visible (risk: a duplicate). */
-    recreateAfterTimeout?: boolean;
-  };
+  /**
+   * Accepted and ignored, so classes written for earlier versions still
+   * validate: MachineDriver's discovery window (VPSie: 20 min, --discovery-window)
+   * decides how long a create with an unknown outcome holds a second one back.
+   */
+  discovery?: { timeout?: string; recreateAfterTimeout?: boolean };
 }
 
 /** The Secret data, decoded as UTF-8 strings. */

@@ -26,7 +26,7 @@ export const vpsie: CloudDescriptor = {
   specFile: 'specs/vpsie.yaml',
 
   // Discovery of an asynchronously created VM polls; the default 5 s interval would dominate every create here.
-  sidecarEnv: (apiUrl) => ({ VPSIE_API_ENDPOINT: `${apiUrl}${API}`, VPSIE_DISCOVERY_POLL_INTERVAL: '500ms' }),
+  sidecarEnv: (apiUrl) => ({ VPSIE_API_ENDPOINT: `${apiUrl}${API}` }),
 
   secretData: () => ({
     'api-token': TOKEN,

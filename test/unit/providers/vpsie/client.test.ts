@@ -4,7 +4,7 @@ import { MachineCode } from '../../../../src/driver/codes.js';
 import { asMachineError } from '../../../../src/driver/errors.js';
 import { CloudApiError } from '../../../../src/http/cloud-api-error.js';
 import { isQuotaMessage, meansGone, statusForErrorBody, VpsieBodyError } from '../../../../src/providers/vpsie/vpsie-client.js';
-import { DEFAULT_API_ENDPOINT, flagEncodingOf, formatMs, VPSIE_CSI_DRIVER, VpsieProvider } from '../../../../src/providers/vpsie/vpsie-provider.js';
+import { DEFAULT_API_ENDPOINT, flagEncodingOf, VPSIE_CSI_DRIVER, VpsieProvider } from '../../../../src/providers/vpsie/vpsie-provider.js';
 
 const cls = { name: 'alpha-worker-z1', namespace: 'shoot--garden--alpha', provider: 'VPSie', providerSpec: { projectId: 42, dcIdentifier: 'dc', resourceIdentifier: 'plan', osIdentifier: 'os' } };
 const secret = (extra: Record<string, string> = {}) =>
@@ -98,14 +98,6 @@ test('endpoint: the Secret’s api-endpoint, else the option, else env VPSIE_API
   nock('http://secret.test').get('/api/v2/vm').query(true).reply(200, empty);
   await (await provider('http://option.test/apps/v2').open(cls, secret({ 'api-endpoint': 'http://secret.test/api/v2' }), 'manage')).list(signal());
   expect(nock.pendingMocks()).toHaveLength(0);
-});
-
-test('durations in messages', () => {
-  expect(formatMs(3_000)).toBe('3s');
-  expect(formatMs(3_240)).toBe('3.2s');
-  expect(formatMs(15 * 60_000)).toBe('15m0s');
-  expect(formatMs(20 * 60_000 + 5_000)).toBe('20m5s');
-  expect(formatMs(3 * 3_600_000 + 60_000)).toBe('3h1m0s');
 });
 
 // VP-GO Do drops the status (errors.New(errRsp.Message)); VP-TF Read: strings.Contains(err.Error(), "not found").
