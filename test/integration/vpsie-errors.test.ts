@@ -38,7 +38,7 @@ describe('HTTP 200 with an error body is an error', () => {
     expect(err.response?.lastKnownState ?? '').toBe('');
     expect(h.liveVms()).toHaveLength(0);
     h.fake.clearFaults();
-    const retry = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-e200'));
+    const retry = await h.create('alpha-worker-z1-e200');
     expect(retry.providerId).toMatch(/^vpsie:\/\//);
     expect(h.createRequests()).toHaveLength(2);
   });
@@ -57,7 +57,7 @@ describe('HTTP 200 with an error body is an error', () => {
   });
 
   test('a wrong account password on delete (200 + error body) is PermissionDenied and the VM stays', async () => {
-    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-pw'));
+    const created = await h.create('alpha-worker-z1-pw');
     const err = await callError(h.client.call('DeleteMachine', h.request('alpha-worker-z1-pw', { providerID: created.providerId, secret: h.secretData({ 'account-password': 'wrong-password-canary' }) })));
     expect(err.code).toBe(MachineCode.PermissionDenied);
     expect(err.details).toContain('Invalid password');
@@ -91,7 +91,7 @@ describe('HTTP statuses', () => {
   test('transient 503s and a reset on reads are retried and the call succeeds', async () => {
     h.fake.injectFault({ ...LIST, status: 503, times: 2 });
     h.fake.injectFault({ method: 'GET', path: /^\/apps\/v2\/vm\/pending$/, reset: true });
-    const res = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-retry'));
+    const res = await h.create('alpha-worker-z1-retry');
     expect(res.providerId).toMatch(/^vpsie:\/\//);
     expect(h.createRequests()).toHaveLength(1);
   });
@@ -99,7 +99,7 @@ describe('HTTP statuses', () => {
   // cloud-fidelity.md F3: what `total` counts is shown by no VPSie client; the driver reads pages until a short one.
   test('a list whose total is larger than its rows does not block creates (total is not trusted; every page is read)', async () => {
     h.fake.setListTotalExtra(3);
-    const res = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-part'));
+    const res = await h.create('alpha-worker-z1-part');
     expect(res.providerId).toMatch(/^vpsie:\/\//);
     expect(h.createRequests()).toHaveLength(1);
   });
@@ -130,7 +130,7 @@ describe('VM states', () => {
       const state = JSON.parse(String(err.response?.lastKnownState)) as { providerId: string };
       expect(state.providerId).toBe(`vpsie://${slow.liveVms()[0]!.identifier}`);
       await waitFor(() => slow.liveVms()[0]?.phase === 'running');
-      const ok = await slow.client.call<Status>('CreateMachine', slow.request('alpha-worker-z1-slowrun', { lastKnownState: String(err.response?.lastKnownState) }));
+      const ok = await slow.create('alpha-worker-z1-slowrun', { lastKnownState: String(err.response?.lastKnownState) });
       expect(ok.providerId).toBe(state.providerId);
       expect(slow.createRequests()).toHaveLength(1);
     } finally {
@@ -157,7 +157,7 @@ describe('VM states', () => {
 });
 
 test('no Secret value appears in any log line', async () => {
-  await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-logs'));
+  await h.create('alpha-worker-z1-logs');
   const status = await h.client.call<Status>('GetMachineStatus', h.request('alpha-worker-z1-logs'));
   await h.client.call('DeleteMachine', h.request('alpha-worker-z1-logs', { providerID: status.providerId }));
   const logs = h.logs.join('\n');

@@ -25,7 +25,7 @@ afterAll(async () => {
 describe('1. "gone" is the message, not the status', () => {
   test.each([400, 410, 422])('unknown VMs answered %i "VM not found": DeleteMachine completes, GetMachineStatus is NotFound', async (status) => {
     const h = await harness({ fake: { notFoundStatus: status } });
-    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-gone'));
+    const created = await h.create('alpha-worker-z1-gone');
     await h.client.call('DeleteMachine', h.request('alpha-worker-z1-gone', { providerID: created.providerId }));
     expect(h.liveVms()).toHaveLength(0);
     const err = await callError(h.client.call('GetMachineStatus', h.request('alpha-worker-z1-gone', { providerID: created.providerId })));
@@ -36,7 +36,7 @@ describe('1. "gone" is the message, not the status', () => {
 
   test('any other error is never gone: a 400 without "not found", a 403 and a 500 keep the VM', async () => {
     const h = await harness({ fake: { notFoundStatus: 400 }, retry: { limit: 0 } });
-    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-keep'));
+    const created = await h.create('alpha-worker-z1-keep');
     const GET = { method: 'GET', path: /^\/apps\/v2\/vm\/(?!pending$)[^/]+$/ };
     for (const [status, message] of [[400, 'Invalid request'], [403, 'Permission denied, VM not found for this token'], [500, 'VM not found']] as const) {
       h.fake.injectFault({ ...GET, status, body: { error: true, code: status, message } });
@@ -64,9 +64,9 @@ describe('2. paging', () => {
     const list = await h.client.call<{ machineList: Record<string, string> }>('ListMachines', h.listRequest());
     expect(Object.keys(list.machineList).sort()).toEqual(ids.map((id) => `vpsie://${id}`).sort());
     // The VM on the third page is found by hostname: no second VM for it.
-    const again = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-p55'));
+    const again = await h.create('alpha-worker-z1-p55');
     expect(again.providerId).toBe(`vpsie://${ids[55]}`);
-    const fresh = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-new'));
+    const fresh = await h.create('alpha-worker-z1-new');
     expect(fresh.providerId).toMatch(/^vpsie:\/\//);
     expect(h.createRequests()).toHaveLength(1);
     const pages = h.fake.requests.filter((r) => r.method === 'GET' && r.path === '/apps/v2/vm');
@@ -80,9 +80,9 @@ describe('3. markers that survive the API', () => {
   test('notes trimmed, newlines stripped, HTML-encoded and shortened: the VM is still ours (adopted, not created again, listed)', async () => {
     const h = await harness({ fake: { transformNotes: mangle } });
     const spec = { projectId: PROJECT_ID, dcIdentifier: 'dc-ny-1', resourceIdentifier: 'plan-4c-8g', osIdentifier: 'ubuntu-24-04', notes: 'pool <z1> & a long user note that VPSie may cut off' };
-    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-tn', { spec }));
+    const created = await h.create('alpha-worker-z1-tn', { spec });
     expect(h.liveVms()[0]!.notes).not.toContain('\n');
-    const again = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-tn', { spec }));
+    const again = await h.create('alpha-worker-z1-tn', { spec });
     expect(again.providerId).toBe(created.providerId);
     const list = await h.client.call<{ machineList: Record<string, string> }>('ListMachines', h.listRequest({ spec }));
     expect(list.machineList).toEqual({ [created.providerId]: 'alpha-worker-z1-tn' });
@@ -90,15 +90,15 @@ describe('3. markers that survive the API', () => {
 
   test('notes dropped altogether: the tags (GET /vm/{id} vmTags) identify the VM; foreign VMs stay foreign', async () => {
     const h = await harness({ fake: { transformNotes: () => '' } });
-    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-tg'));
-    const again = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-tg'));
+    const created = await h.create('alpha-worker-z1-tg');
+    const again = await h.create('alpha-worker-z1-tg');
     expect(again.providerId).toBe(created.providerId);
     const hand = h.fake.seedVm({ hostname: 'alpha-worker-z1-hand', projectId: PROJECT_ID, tags: ['team:ops'] });
     h.fake.seedVm({ hostname: 'alpha-worker-z1-beta', projectId: PROJECT_ID, tags: ['mcm-cluster:shoot--garden--beta', `mcm-class:${CLASS_NAME}`, 'mcm-machine:alpha-worker-z1-beta'] });
     const list = await h.client.call<{ machineList: Record<string, string> }>('ListMachines', h.listRequest());
     expect(list.machineList).toEqual({ [created.providerId]: 'alpha-worker-z1-tg' });
     // A VM with the Machine's hostname but not our tags is never adopted: the Machine gets its own.
-    const made = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-hand'));
+    const made = await h.create('alpha-worker-z1-hand');
     expect(made.providerId).not.toBe(`vpsie://${hand.identifier}`);
     expect(h.fake.vms().find((v) => v.identifier === hand.identifier)?.phase).toBe('running');
   });
@@ -106,7 +106,7 @@ describe('3. markers that survive the API', () => {
   test('a VM made by the previous driver version (marker as the last notes line) is still recognised', async () => {
     const h = await harness();
     const old = h.fake.seedVm({ hostname: 'alpha-worker-z1-old', projectId: PROJECT_ID, notes: oldNotes('alpha-worker-z1-old') });
-    const res = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-old'));
+    const res = await h.create('alpha-worker-z1-old');
     expect(res.providerId).toBe(`vpsie://${old.identifier}`);
     expect(h.createRequests()).toHaveLength(0);
   });
@@ -118,7 +118,7 @@ describe('4/5. base URLs by API family, flags per path', () => {
   test('VM calls on /api/v2 with string flags, pending view and scripts on /apps/v2; the VM gets its flags', async () => {
     const h = await harness({ vmFamily: '/api/v2' });
     const spec = { projectId: PROJECT_ID, dcIdentifier: 'dc-ny-1', resourceIdentifier: 'plan-4c-8g', osIdentifier: 'ubuntu-24-04', addPublicIpV6: true, addPrivateIp: true };
-    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-api', { spec }));
+    const created = await h.create('alpha-worker-z1-api', { spec });
     const post = h.fake.requests.find((r) => r.method === 'POST' && r.path === '/api/v2/vm')!;
     expect(post.body).toMatchObject({ addPublicIpV6: '1', addPrivateIp: '1' });
     expect(h.liveVms()[0]!.flags).toEqual({ addPublicIpV6: '1', addPrivateIp: '1' });
@@ -137,7 +137,7 @@ describe('6. scripts', () => {
   test('a script list without bodies: the script is read by its detail call and the VM is made', async () => {
     const h = await harness({ fake: { scriptListBodies: false, defaultPageSize: 2, maxPageSize: 2 } });
     for (let i = 0; i < 5; i++) h.fake.seedScript({ name: `other-${i}`, script: '#!/bin/sh\ntrue\n' });
-    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-sd'));
+    const created = await h.create('alpha-worker-z1-sd');
     expect(created.providerId).toMatch(/^vpsie:\/\//);
     expect(h.fake.requests.some((r) => r.method === 'GET' && /^\/apps\/v2\/script\/[^/]+$/.test(r.path))).toBe(true);
     expect(h.fake.requests.filter((r) => r.path === '/apps/v2/script/add')).toHaveLength(1);
@@ -153,7 +153,7 @@ describe('6. scripts', () => {
     let res: Status | undefined;
     for (let i = 0; i < 30 && !res; i++) {
       try {
-        res = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-sl'));
+        res = await h.create('alpha-worker-z1-sl');
       } catch (err) {
         expect((err as { code?: number }).code).toBe(MachineCode.Unavailable);
         await new Promise((r) => setTimeout(r, 200));
@@ -229,7 +229,7 @@ describe('8. polling within rate limits', () => {
     const h = await harness({ retry: { limit: 3, baseDelayMs: 5, maxDelayMs: 20 }, prism: false });
     h.fake.injectFault({ method: 'GET', path: /^\/apps\/v2\/vm$/, status: 429, headers: { 'retry-after': '1' }, body: { error: true, code: 429, message: 'Too many requests' } });
     const t0 = Date.now();
-    const res = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-429', { spec: { projectId: PROJECT_ID, dcIdentifier: 'dc-ny-1', resourceIdentifier: 'plan-4c-8g', osIdentifier: 'ubuntu-24-04', userDataDelivery: 'none' } }));
+    const res = await h.create('alpha-worker-z1-429', { spec: { projectId: PROJECT_ID, dcIdentifier: 'dc-ny-1', resourceIdentifier: 'plan-4c-8g', osIdentifier: 'ubuntu-24-04', userDataDelivery: 'none' } });
     expect(res.providerId).toMatch(/^vpsie:\/\//);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
     expect(h.createRequests()).toHaveLength(1);
@@ -247,7 +247,7 @@ async function retryCreate(h: Awaited<ReturnType<typeof harness>>, name: string,
   let lastKnownState = '';
   while (Date.now() < end) {
     try {
-      return await h.client.call<Status>('CreateMachine', h.request(name, { spec, lastKnownState }));
+      return await h.create(name, { spec, lastKnownState });
     } catch (err) {
       lastKnownState ||= String((err as { response?: { lastKnownState?: string } }).response?.lastKnownState ?? '');
       await new Promise((r) => setTimeout(r, 20));

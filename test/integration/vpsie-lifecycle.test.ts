@@ -24,7 +24,7 @@ describe('MCM call order', () => {
     const notFound = await callError(h.client.call('GetMachineStatus', h.request(name)));
     expect(notFound.code).toBe(MachineCode.NotFound);
 
-    const created = await h.client.call<Status>('CreateMachine', h.request(name));
+    const created = await h.create(name);
     const [vm] = h.liveVms();
     expect(h.liveVms()).toHaveLength(1);
     expect(created.providerId).toBe(`vpsie://${vm!.identifier}`);
@@ -62,7 +62,7 @@ describe('MCM call order', () => {
 
   test('the create request: hostname = Machine name, markers in notes and tags, flags left out when unset, auth header, boot script', async () => {
     const name = 'alpha-worker-z1-mark1';
-    await h.client.call('CreateMachine', h.request(name));
+    await h.create(name);
     const post = h.createRequests()[0]!;
     expect(post.headers['vpsie-auth']).toBe('<redacted>');
     expect(post.body).toEqual({

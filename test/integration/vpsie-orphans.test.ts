@@ -51,7 +51,7 @@ test('a foreign VM with a similar hostname is never adopted: CreateMachine makes
   const name = 'alpha-worker-z1-abc12';
   // The exact hostname belongs to another cluster: refused below. A Machine with a similar name gets its own VM.
   const similar = 'alpha-worker-z1-abc12x';
-  const created = await h.client.call<Status>('CreateMachine', h.request(similar));
+  const created = await h.create(similar);
   expect(foreign.map((f) => `vpsie://${f.identifier}`)).not.toContain(created.providerId);
   expect(h.createRequests()).toHaveLength(1);
   const status = await h.client.call<Status>('GetMachineStatus', h.request(similar));
@@ -67,7 +67,7 @@ test('the exact hostname taken by a foreign VM: never adopted or touched; the Ma
   // No adapter refuses a taken name any more (issue 12: no provider holds adoption rules): MachineDriver finds no VM
   // carrying the Machine's markers and creates one; the foreign VM is never adopted, listed or deleted.
   const [otherCluster] = seedForeign();
-  const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-abc12'));
+  const created = await h.create('alpha-worker-z1-abc12');
   expect(created.providerId).not.toBe(`vpsie://${otherCluster!.identifier}`);
   expect(h.createRequests()).toHaveLength(1);
   expect(h.fake.vms().find((v) => v.identifier === otherCluster!.identifier)?.phase).toBe('running');
@@ -124,7 +124,7 @@ test('a class of another provider gets an empty list; a class whose Secret is br
 });
 
 test('providerIDs are byte-identical in CreateMachine, GetMachineStatus and ListMachines', async () => {
-  const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-bytes'));
+  const created = await h.create('alpha-worker-z1-bytes');
   const byId = await h.client.call<Status>('GetMachineStatus', h.request('alpha-worker-z1-bytes', { providerID: created.providerId }));
   const byName = await h.client.call<Status>('GetMachineStatus', h.request('alpha-worker-z1-bytes'));
   const list = await h.client.call<{ machineList: Record<string, string> }>('ListMachines', h.listRequest());

@@ -38,7 +38,7 @@ test('every providerSpec field reaches the create (or delete) request body, as t
     discovery: { timeout: '20m', recreateAfterTimeout: false },
   };
   const name = 'alpha-worker-z1-full';
-  const created = await h.client.call<Status>('CreateMachine', h.request(name, { spec }));
+  const created = await h.create(name, { spec });
   expect(h.createRequests()[0]!.body).toEqual({
     projectId: '4242',
     dcIdentifier: 'dc-ny-1',

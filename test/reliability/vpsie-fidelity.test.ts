@@ -44,7 +44,7 @@ test('VPSie real-API behaviours under faults: 0 duplicate VMs, 0 leaked scripts,
       h.fake.injectFault(faults[i % faults.length]!);
       let lks = '';
       for (let attempt = 0; attempt < 20 && !created.has(name); attempt++) {
-        const r = await outcome(h.client.call<Status>('CreateMachine', h.request(name, { spec, lastKnownState: lks })));
+        const r = await outcome(h.create(name, { spec, lastKnownState: lks }));
         if (r.value) created.set(name, r.value.providerId);
         else {
           expect([MachineCode.Unavailable, MachineCode.Internal, MachineCode.ResourceExhausted, MachineCode.Unknown, MachineCode.DeadlineExceeded]).toContain(r.code);

@@ -115,6 +115,24 @@ export class VpsieHarness {
     };
   }
 
+  /**
+   * CreateMachine as MCM calls it: again after Unavailable (5 s in MCM,
+   * shortened), with the lastKnownState MCM keeps. VPSie's create answers no
+   * id, so the VM is found by a later call once VPSie lists it.
+   */
+  async create(name: string, opts: Parameters<VpsieHarness['request']>[1] = {}, attempts = 60): Promise<Status> {
+    let lastKnownState = opts.lastKnownState ?? '';
+    for (let i = 0; ; i++) {
+      try {
+        return await this.client.call<Status>('CreateMachine', this.request(name, { ...opts, lastKnownState }));
+      } catch (err) {
+        if (!isDriverCallError(err) || err.code !== MachineCode.Unavailable || i >= attempts) throw err;
+        lastKnownState ||= String(err.response?.lastKnownState ?? '');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
   listRequest(opts: { spec?: object; classBytes?: Buffer; secret?: Record<string, Buffer> } = {}) {
     return { machineClass: opts.classBytes ?? this.machineClass(opts.spec), secretData: opts.secret ?? this.secretData() };
   }
