@@ -27,7 +27,6 @@ describe('HTTP 200 with an error body is an error', () => {
     [{ error: true, message: 'Unauthorized: invalid token' }, MachineCode.Unauthenticated, 'invalid token'],
     [{ error: true, message: 'Datacenter not found' }, MachineCode.NotFound, 'Datacenter not found'],
     [{ error: true, code: 409, message: 'Hostname already in use' }, MachineCode.Aborted, 'Hostname already in use'],
-    [{ error: true, message: 'Service temporarily unavailable, try again later' }, MachineCode.Unavailable, 'try again later'],
   ])('create answered 200 %j → code %i, the message passed on, nothing recorded', async (body, code, text) => {
     h.fake.injectFault({ ...CREATE, status: 200, body });
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-e200')));
@@ -41,6 +40,16 @@ describe('HTTP 200 with an error body is an error', () => {
     const retry = await h.create('alpha-worker-z1-e200');
     expect(retry.providerId).toMatch(/^vpsie:\/\//);
     expect(h.createRequests()).toHaveLength(2);
+  });
+
+  test('an error body standing for a 5xx may have taken effect (the driver’s one classifier): Unavailable with the create intent', async () => {
+    h.fake.injectFault({ ...CREATE, status: 200, body: { error: true, message: 'Service temporarily unavailable, try again later' } });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-e503')));
+    expect(err.code).toBe(MachineCode.Unavailable);
+    expect(err.details).toContain('try again later');
+    expect(JSON.parse(String(err.response?.lastKnownState))).toHaveProperty('createIntent.requestedAt');
+    expect(h.liveVms()).toHaveLength(0);
+    h.fake.clearFaults();
   });
 
   test('a list answered 200 with an error body fails the call (it is never read as "no VMs")', async () => {
@@ -109,7 +118,7 @@ describe('VM states', () => {
   test('a VM VPSie suspends while starting is removed and reported Internal', async () => {
     const slow = await VpsieHarness.start({ fake: { visibleAfterMs: 50, runningAfterMs: 60_000 } });
     try {
-      const pending = slow.client.call('CreateMachine', slow.request('alpha-worker-z1-susp'));
+      const pending = slow.create('alpha-worker-z1-susp');
       await waitFor(() => slow.liveVms().some((v) => v.phase === 'listed'));
       slow.fake.patchVm(slow.liveVms()[0]!.identifier, { is_suspended: 1 });
       const err = await callError(pending);
@@ -125,7 +134,7 @@ describe('VM states', () => {
   test('a VM not running within --create-timeout: DeadlineExceeded naming it, and the next call adopts it', async () => {
     const slow = await VpsieHarness.start({ fake: { runningAfterMs: 2_000 }, timings: { createTimeoutMs: 300 } });
     try {
-      const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-slowrun')));
+      const err = await callError(slow.create('alpha-worker-z1-slowrun'));
       expect(err.code).toBe(MachineCode.DeadlineExceeded);
       const state = JSON.parse(String(err.response?.lastKnownState)) as { providerId: string };
       expect(state.providerId).toBe(`vpsie://${slow.liveVms()[0]!.identifier}`);

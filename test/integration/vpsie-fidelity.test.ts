@@ -206,13 +206,13 @@ describe('8. polling within rate limits', () => {
   });
 
   test('a create cut while it waits for the budget answers at once, and names no request (none was sent)', async () => {
-    // Six requests a minute: the two lookups before the create (the core's, then the adapter's: list, pending
-    // view, list each) use them, so the create request itself waits 10 s for a token.
-    const h = await harness({ provider: { requestsPerMinute: 6 }, prism: false });
+    // Three requests a minute: MachineDriver's lookup before the create (list, pending view, list) uses them,
+    // so the create request itself waits 20 s for a token.
+    const h = await harness({ provider: { requestsPerMinute: 3 }, prism: false });
     const call = callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-cut', { spec: { projectId: PROJECT_ID, dcIdentifier: 'dc-ny-1', resourceIdentifier: 'plan-4c-8g', osIdentifier: 'ubuntu-24-04', userDataDelivery: 'none' } })));
     const waiting = Date.now() + 10_000;
-    while (h.fake.requests.length < 6 && Date.now() < waiting) await new Promise((r) => setTimeout(r, 20));
-    expect(h.fake.requests).toHaveLength(6);
+    while (h.fake.requests.length < 3 && Date.now() < waiting) await new Promise((r) => setTimeout(r, 20));
+    expect(h.fake.requests).toHaveLength(3);
     await new Promise((r) => setTimeout(r, 200));
     const t0 = Date.now();
     void h.sidecar.shutdown(); // grace 2 s, then every running call is answered Unavailable

@@ -69,7 +69,7 @@ test('every providerSpec field reaches the create (or delete) request body, as t
 });
 
 test('the smallest providerSpec: the four required fields; flags left to VPSie', async () => {
-  await h.client.call('CreateMachine', h.request('alpha-worker-z1-min', { spec: BASE_SPEC }));
+  await h.create('alpha-worker-z1-min', { spec: BASE_SPEC });
   const body = h.createRequests()[0]!.body as Record<string, unknown>;
   for (const flag of ['addPublicIpV4', 'addPublicIpV6', 'addPrivateIp', 'backupEnabled', 'weeklyBackupEnabled', 'monthlyBackupEnabled', 'ssd', 'sshKeyIdentifier', 'userData']) {
     expect(body).not.toHaveProperty(flag);
@@ -106,8 +106,6 @@ const INVALID: Array<[string, unknown, string]> = [
   ['ssd', 'big', 'providerSpec.ssd'],
   ['deleteReason', '', 'providerSpec.deleteReason'],
   ['discovery', { timeout: '15 minutes' }, 'providerSpec.discovery.timeout'],
-  ['discovery', { timeout: '0s' }, 'providerSpec.discovery.timeout: must be between 1s and 24h'],
-  ['discovery', { timeout: '25h' }, 'providerSpec.discovery.timeout: must be between 1s and 24h'],
   ['discovery', { recreateAfterTimeout: 'yes' }, 'providerSpec.discovery.recreateAfterTimeout'],
   ['discovery', { recreate: true }, 'unknown field "recreate"'],
   ['hostname', 'my-vm', 'unknown field "hostname"'],
@@ -165,7 +163,7 @@ test('a class namespace or name that cannot be a marker is refused', async () =>
 
 test('the provider name matches case-insensitively', async () => {
   for (const provider of ['vpsie', 'VPSIE']) {
-    const res = await h.client.call<Status>('CreateMachine', { ...h.request(`alpha-worker-z1-${provider.toLowerCase()}${provider.length}`), machineClass: h.machineClass(BASE_SPEC, { provider }) });
+    const res = await h.create(`alpha-worker-z1-${provider.toLowerCase()}${provider.length}`, { classBytes: h.machineClass(BASE_SPEC, { provider }) });
     expect(res.providerId).toMatch(/^vpsie:\/\//);
   }
 });
