@@ -11,6 +11,7 @@
 import { MachineCode } from '../../src/driver/codes.js';
 import { CLOUDS, type CloudKit, type CloudName, McmFlow, outcome, startKit } from '../support/cloud-kits.js';
 import { FAULT_TABLE, MATRIX_HTTP_TIMEOUT_MS, OPERATIONS, OPERATION_NAMES, TIMEOUT_DELAY_MS, expectedCode, type Operation } from './fault-table.js';
+import { INTENT_KEY } from '../../src/driver/create-intents.js';
 
 const RETRY_BUDGET = 1 + 4;
 
@@ -165,10 +166,10 @@ async function converge(
     expect(ours()).toHaveLength(0);
     return;
   }
-  if (kit.cloud === 'vpsie' && op === 'create' && ours().length === 0 && String(lastKnownState ?? '').includes('create-requested')) {
-    // VPSie: a create answered 5xx / reset / malformed may hide a VM, so the driver never sends it again until the
-    // discovery timeout (15 min; README VPSie step 5). Converging here means staying safe: MCM's next pass is answered
-    // Unavailable, with the request still recorded, and sends nothing new.
+  if (kit.cloud === 'vpsie' && op === 'create' && ours().length === 0 && String(lastKnownState ?? '').includes(INTENT_KEY)) {
+    // VPSie: a create answered 5xx / reset / malformed may hide a VM, so MachineDriver sends no second one within
+    // VPSie's discovery window (20 min). Converging here means staying safe: MCM's next pass is answered
+    // Unavailable, with the create intent still in lastKnownState, and sends nothing new.
     const creates = kit.requests().filter((r) => r.method === 'POST' && kit.paths.create.path.test(r.path)).length;
     const flow = McmFlow.of(kit, machine);
     flow.lastKnownState = lastKnownState!;
