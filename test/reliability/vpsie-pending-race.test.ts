@@ -14,9 +14,9 @@ test('a VM listed between the list read and the pending-view read is found, neve
   try {
     const name = 'alpha-worker-z1-race';
     const first = await outcome(h.client.call('CreateMachine', h.request(name)));
-    expect(first.code).toBe(MachineCode.Unavailable); // requested, only pending within the 1.5 s budget
-    // The pending view answers only after the VM has left it for the list.
-    h.fake.injectFault({ method: 'GET', path: /^\/apps\/v2\/vm\/pending$/, delayMs: 2_000 });
+    expect(first.code).toBe(MachineCode.Unavailable); // accepted without an id, only pending at once
+    // The pending view is read only after the VM has left it for the list (listed at 2.5 s).
+    h.fake.injectFault({ method: 'GET', path: /^\/apps\/v2\/vm\/pending$/, delayMs: 3_000 });
     const status = await outcome(h.client.call<Status>('GetMachineStatus', h.request(name)));
     expect(status.error?.details ?? '').toBe('');
     expect(status.value?.providerId).toBe(`vpsie://${h.liveVms()[0]!.identifier}`);
