@@ -5,14 +5,16 @@ import { CloudSigmaProvider, type CloudSigmaProviderOptions } from '../../src/pr
 import type { DriverCallError } from '../../src/server/driver-client.js';
 import { packageRoot } from '../../src/support/package-root.js';
 import { FAKE_PARTNER, LIBRARY_DRIVE, startCloudSigmaFake, type CloudSigmaFake, type CloudSigmaFakeOptions } from '../fakes/cloudsigma/index.js';
+import { CLOUDSIGMA_ACCOUNT, CLOUDSIGMA_TEST, TEST_MACHINES } from './clouds/index.js';
 import { LoopbackHarness, type DriverSettings, type LoopbackCloud } from './loopback-harness.js';
 
-export const CLOUDSIGMA_SPEC = resolve(packageRoot, 'specs', 'cloudsigma.yaml');
-export const NAMESPACE = 'shoot--garden--alpha';
-export const CLASS_NAME = 'alpha-worker-z1';
-export const LOCATION = 'zrh';
-export const ALICE = 'alice@example.com';
-export const BOB = 'bob@example.com';
+export const CLOUDSIGMA_SPEC = resolve(packageRoot, CLOUDSIGMA_TEST.specFile);
+// The account and Machine every CloudSigma test uses: test/support/clouds (one descriptor per cloud).
+export const NAMESPACE = TEST_MACHINES.namespace;
+export const CLASS_NAME = TEST_MACHINES.className;
+export const LOCATION = CLOUDSIGMA_ACCOUNT.location;
+export const ALICE = CLOUDSIGMA_ACCOUNT.alice.email;
+export const BOB = CLOUDSIGMA_ACCOUNT.bob.email;
 export const USER_DATA = '#cloud-config\nruncmd:\n  - echo canary-userdata-7c2e41\n';
 export { LIBRARY_DRIVE };
 
@@ -78,7 +80,7 @@ export class CloudSigmaHarness extends LoopbackHarness<CloudSigmaFake, CloudSigm
     return Buffer.from(
       JSON.stringify({
         metadata: { name: extra.name ?? CLASS_NAME, namespace: extra.namespace ?? NAMESPACE },
-        provider: extra.provider ?? 'CloudSigma',
+        provider: extra.provider ?? CLOUDSIGMA_TEST.provider,
         providerSpec: spec,
       }),
     );

@@ -1,15 +1,17 @@
 import { MachineDriver } from '../../src/driver/machine-driver.js';
 import { defaultProviders } from '../../src/providers/index.js';
 import { startStackitFake, type StackitFake, type StackitFakeOptions } from '../fakes/stackit/index.js';
+import { STACKIT_ACCOUNT, STACKIT_TEST, TEST_MACHINES } from './clouds/index.js';
 import { LoopbackHarness, type DriverSettings, type LoopbackCloud } from './loopback-harness.js';
 import { STACKIT_SPEC } from './prism.js';
 
-export const PROJECT_ID = '3f1c2a4b-5d6e-4f70-8a9b-0c1d2e3f4a5b';
-export const OTHER_PROJECT_ID = '9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a';
-export const NAMESPACE = 'shoot--garden--alpha';
-export const CLASS_NAME = 'alpha-worker-z1';
-export const REGION = 'eu01';
-export const STATIC_TOKEN = 'fake-static-token';
+// The account and Machine every STACKIT test uses: test/support/clouds (one descriptor per cloud).
+export const PROJECT_ID = STACKIT_ACCOUNT.projectId;
+export const OTHER_PROJECT_ID = STACKIT_ACCOUNT.otherProjectId;
+export const NAMESPACE = TEST_MACHINES.namespace;
+export const CLASS_NAME = TEST_MACHINES.className;
+export const REGION = STACKIT_ACCOUNT.region;
+export const STATIC_TOKEN = STACKIT_ACCOUNT.staticToken;
 export const USER_DATA = '#cloud-config\nruncmd:\n  - echo canary-userdata-4f1d9e\n';
 
 export const BASE_SPEC = {
@@ -56,7 +58,7 @@ export class StackitHarness extends LoopbackHarness<StackitFake> {
     return Buffer.from(
       JSON.stringify({
         metadata: { name: extra.name ?? CLASS_NAME, namespace: extra.namespace ?? NAMESPACE },
-        provider: extra.provider ?? 'STACKIT',
+        provider: extra.provider ?? STACKIT_TEST.provider,
         providerSpec: spec,
       }),
     );
