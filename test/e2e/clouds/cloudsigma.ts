@@ -82,6 +82,7 @@ export const cloudsigma: CloudDescriptor = {
       },
       injectFault: (f) => fake.injectFault({ ...FAULT_ROUTES[f.op], status: f.status, times: f.times, delayMs: f.delayMs, afterSuccess: f.afterSuccess, headers: f.headers }),
       clearFaults: () => fake.clearFaults(),
+      setListingLag: (lag) => fake.setListingLag(lag),
       createdMachines: () =>
         fake.requests
           .filter((r) => r.method === 'POST' && FAULT_ROUTES.create.path.test(r.path))
