@@ -108,14 +108,14 @@ describe('step 2: wait until the clone is ready', () => {
   });
 
   test('a clone slower than the drive wait: DeadlineExceeded, the drive is kept for the next call, which continues with it', async () => {
-    h.fake.setTiming({ cloneAfterMs: 3_000 });
+    h.fake.setTiming({ cloneAfterMs: 1_200 });
     await h.use({ provider: { driveReadyTimeoutMs: 300 } });
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-w3')));
     expect(err.code).toBe(MachineCode.DeadlineExceeded);
     const [drive] = h.drivesOf();
     expect(leftoversOf(err).cloudsigma?.leftDrives).toEqual([drive!.uuid]);
     expect(err.details).toContain('kept at location');
-    await new Promise((r) => setTimeout(r, 3_000));
+    await waitFor(() => h.drivesOf()[0]?.status === 'unmounted');
     await convergesToOne(h, 'alpha-worker-z1-w3', err);
     expect(h.cloneRequests()).toHaveLength(1);
   });
@@ -247,11 +247,11 @@ describe('step 5: wait until the server runs', () => {
   });
 
   test('not running in time: DeadlineExceeded, the server is kept and adopted next time', async () => {
-    h.fake.setTiming({ runningAfterMs: 3_000 });
+    h.fake.setTiming({ runningAfterMs: 1_200 });
     await h.use({ timings: { createTimeoutMs: 300 } });
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-r2')));
     expect(err.code).toBe(MachineCode.DeadlineExceeded);
-    await new Promise((r) => setTimeout(r, 3_000));
+    await waitFor(() => h.serversOf()[0]?.status === 'running');
     await convergesToOne(h, 'alpha-worker-z1-r2', err);
     expect(h.createRequests()).toHaveLength(1);
   });
