@@ -22,10 +22,10 @@ const e2e = { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/
 // test file that loaded it; `npm test` therefore runs the unit project (the
 // only one using nock) in its own jest invocation, apart from the suites that
 // talk to real loopback servers (test:loopback).
-// The reliability suites that take minutes each (measured on 2 shared cores: fault matrix 3 files,
-// SIGKILL at each create step, 50 callers and SIGTERM under load, the canary matrix): CI runs them
-// as their own step (`npm run test:heavy` in .ci/run, the fault matrix whole); `npm test` runs the
-// other reliability suites, which take seconds.
+// The heavy reliability suites (the fault matrix per cloud, SIGKILL at each create step, 50 callers
+// and SIGTERM under load, the canary matrix: 20-100 s each on 2 shared cores, 337 s together with the
+// whole matrix): CI runs them as their own step (`npm run test:heavy` in .ci/run, RELIABILITY_FULL=1);
+// `npm test` runs the other reliability suites, 5-20 s each.
 // `fault-matrix.*`: every fault-matrix file, the per-cloud ones and any added later (the create-safety matrix).
 const heavy = ['fault-matrix.*', 'crash-recovery', 'load-and-shutdown', 'secret-canary-matrix'];
 
