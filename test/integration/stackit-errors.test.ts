@@ -120,31 +120,27 @@ describe('service-account key flow', () => {
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const key = (kid: string) =>
     JSON.stringify({ id: kid, credentials: { kid, iss: 'sa@sa.stackit.cloud', sub: kid, aud: 'https://stackit-service-account-prod.apps.01.cf.eu01.stackit.cloud', privateKey: privateKeyPem } });
+  // One fake that trusts only kid-1 (no static token) for both tests: the first one counts the tokens it issues.
+  let kf: StackitHarness;
+  beforeAll(async () => {
+    kf = await StackitHarness.start({ fake: { trustedKeys: [{ kid: 'kid-1', publicKeyPem }], staticTokens: [] } });
+  });
+  afterAll(() => kf.close());
 
   test('a signed JWT is exchanged for a token, cached, and shared by concurrent calls', async () => {
-    const kf = await StackitHarness.start({ fake: { trustedKeys: [{ kid: 'kid-1', publicKeyPem }], staticTokens: [] } });
-    try {
-      const secret = kf.secretData({ token: undefined, 'serviceaccount.json': key('kid-1') });
-      await Promise.all(Array.from({ length: 10 }, (_, i) => kf.client.call('CreateMachine', kf.request(`alpha-worker-z1-kf${i}`, { secret }))));
-      await kf.client.call('ListMachines', kf.listRequest({ secret }));
-      expect(kf.liveServers()).toHaveLength(10);
-      expect(kf.fake.tokensIssued).toBe(1);
-      expect(kf.logs.join('\n')).not.toContain('BEGIN PRIVATE KEY');
-    } finally {
-      await kf.close();
-    }
+    const secret = kf.secretData({ token: undefined, 'serviceaccount.json': key('kid-1') });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => kf.client.call('CreateMachine', kf.request(`alpha-worker-z1-kf${i}`, { secret }))));
+    await kf.client.call('ListMachines', kf.listRequest({ secret }));
+    expect(kf.liveServers()).toHaveLength(10);
+    expect(kf.fake.tokensIssued).toBe(1);
+    expect(kf.logs.join('\n')).not.toContain('BEGIN PRIVATE KEY');
   });
 
   test('a key the token endpoint does not trust ends Unauthenticated', async () => {
-    const kf = await StackitHarness.start({ fake: { trustedKeys: [{ kid: 'kid-1', publicKeyPem }], staticTokens: [] } });
-    try {
-      const secret = kf.secretData({ token: undefined, 'serviceaccount.json': key('kid-unknown') });
-      const err = await callError(kf.client.call('GetMachineStatus', kf.request('alpha-worker-z1-kf', { secret })));
-      expect(err.code).toBe(MachineCode.Unauthenticated);
-      expect(err.details).not.toContain('PRIVATE KEY');
-    } finally {
-      await kf.close();
-    }
+    const secret = kf.secretData({ token: undefined, 'serviceaccount.json': key('kid-unknown') });
+    const err = await callError(kf.client.call('GetMachineStatus', kf.request('alpha-worker-z1-kf', { secret })));
+    expect(err.code).toBe(MachineCode.Unauthenticated);
+    expect(err.details).not.toContain('PRIVATE KEY');
   });
 });
 
