@@ -5,6 +5,7 @@ import { MachineCode } from '../../src/driver/codes.js';
 import type { DriverTimings } from '../../src/driver/machine-driver.js';
 import { registry } from '../../src/observability/metrics.js';
 import type { CloudSigmaFakeOptions } from '../fakes/cloudsigma/index.js';
+import type { AfterSuccess, ListingLagOptions } from '../fakes/core/index.js';
 import type { StackitFakeOptions } from '../fakes/stackit/index.js';
 import type { VpsieFakeOptions } from '../fakes/vpsie/index.js';
 import type { DriverCallError } from '../../src/server/driver-client.js';
@@ -12,8 +13,9 @@ import { isDriverCallError } from '../../src/server/driver-client.js';
 import { ALICE as CS_ALICE, BOB as CS_BOB, CloudSigmaHarness } from './cloudsigma-harness.js';
 import { PROJECT_ID as ST_PROJECT, REGION as ST_REGION, StackitHarness } from './stackit-harness.js';
 import { PROJECT_ID as VP_PROJECT, VpsieHarness } from './vpsie-harness.js';
+import { CLOUDSIGMA_TEST, STACKIT_TEST, TEST_MACHINES, type CloudName, type OperationRoutes } from './clouds/index.js';
 
-export type CloudName = 'stackit' | 'cloudsigma' | 'vpsie';
+export type { CloudName } from './clouds/index.js';
 export const CLOUDS: CloudName[] = ['stackit', 'cloudsigma', 'vpsie'];
 
 /** The fault of one fake, the union of what all three accept. */
@@ -32,7 +34,8 @@ export interface Fault {
   headers?: Record<string, string>;
   delayMs?: number;
   reset?: boolean;
-  afterSuccess?: 'drop' | 'truncate';
+  /** The request takes effect, then its answer is dropped, cut, or replaced by this 5xx (test/fakes/core/fault-spec.ts). */
+  afterSuccess?: AfterSuccess;
 }
 
 export interface RecordedCall {
@@ -42,19 +45,8 @@ export interface RecordedCall {
   body: unknown;
 }
 
-/** Which cloud request each MCM operation's fault hits. */
-export interface OperationPaths {
-  /** CreateMachine's create request (POST). */
-  create: { method: string; path: RegExp };
-  /** CreateMachine's lookup by markers, with a VM of the Machine already there (adoption). */
-  lookup: { method: string; path: RegExp };
-  /** GetMachineStatus with spec.providerID: the read of that VM. */
-  get: { method: string; path: RegExp };
-  /** DeleteMachine's delete request. */
-  delete: { method: string; path: RegExp };
-  /** ListMachines' listing. */
-  list: { method: string; path: RegExp };
-}
+/** Which cloud request each MCM operation's fault hits: the cloud's test descriptor (test/support/clouds). */
+export type OperationPaths = Omit<OperationRoutes, 'any'>;
 
 export interface Status {
   providerId: string;
@@ -74,6 +66,10 @@ export interface CloudKit {
   secretData(overrides?: Record<string, string | undefined>): Record<string, Buffer>;
   call<T = Record<string, unknown>>(method: 'CreateMachine' | 'GetMachineStatus' | 'DeleteMachine' | 'ListMachines' | 'InitializeMachine', req: object, deadlineMs?: number): Promise<T>;
   injectFault(f: Fault): void;
+  /** Listings lag creates and completed deletes from now on ({} = none); reset() restores none (test/fakes/core/listing-lag.ts). */
+  setListingLag(lag: ListingLagOptions): void;
+  /** The cloud's own capacity error from now on (STACKIT: accepted, then ERROR "No valid host was found"; CloudSigma: 503); false restores. */
+  setOutOfCapacity(on: boolean): void;
   /** Access tokens the fake's token endpoints issued (none for VPSie, which fetches no token). */
   issuedTokens(): string[];
   /** The fake revokes every token it issued (no-op for VPSie). */
@@ -98,8 +94,8 @@ export interface CloudKit {
   close(): Promise<void>;
 }
 
-const NS = 'shoot--garden--alpha';
-const CLASS = 'alpha-worker-z1';
+const NS = TEST_MACHINES.namespace;
+const CLASS = TEST_MACHINES.className;
 
 function machineBytes(name: string, providerID = '', lastKnownState = ''): Buffer {
   return Buffer.from(
@@ -129,14 +125,8 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
       const h = await StackitHarness.start({ prism, httpTimeoutMs, timings, fake: options.fake });
       return {
         cloud,
-        paths: {
-          create: { method: 'POST', path: /\/servers$/ },
-          lookup: { method: 'GET', path: /\/servers$/ },
-          get: { method: 'GET', path: /\/servers\/[^/]+$/ },
-          delete: { method: 'DELETE', path: /\/servers\/[^/]+$/ },
-          list: { method: 'GET', path: /\/servers$/ },
-        },
-        errorBody200: { code: 503, msg: 'service temporarily unavailable' },
+        paths: STACKIT_TEST.routes,
+        errorBody200: STACKIT_TEST.errorBody200,
         logs: h.logs,
         metrics: () => registry.metrics(),
         request: (name, o = {}) => ({ machine: machineBytes(name, o.providerID, o.lastKnownState), machineClass: h.machineClass(), secretData: o.secret ?? h.secretData() }),
@@ -144,22 +134,24 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         secretData: (o) => h.secretData(o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
         injectFault: (f) => h.fake.injectFault(f),
+        setListingLag: (lag) => h.fake.setListingLag(lag),
+        setOutOfCapacity: (on) => h.fake.setOutOfCapacity(on),
         issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
         revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),
         reset: () => h.fake.reset(),
         requests: () => h.fake.requests,
-        vmsOf: (m) => h.liveServers().filter((s) => s.labels['kubernetes.io/machine'] === m && s.labels['mcm-grpc-driver.io/cluster'] === NS),
-        allVms: () => h.liveServers().map((s) => ({ id: s.id, machine: s.labels['kubernetes.io/machine'] })),
+        vmsOf: (m) => h.liveServers().filter((s) => s.labels[STACKIT_TEST.markers.machine] === m && s.labels[STACKIT_TEST.markers.cluster] === NS),
+        allVms: () => h.liveServers().map((s) => ({ id: s.id, machine: s.labels[STACKIT_TEST.markers.machine] })),
         leaks: () => {
           const live = new Set(h.fake.servers().map((s) => s.id));
           return h.fake.volumes().filter((v) => !v.serverId || !live.has(v.serverId)).map((v) => `volume ${v.id}`);
         },
         seedLookAlikes: (m) => {
           const seed = (what: string, name: string, labels: Record<string, string>) => ({ what, id: h.fake.seedServer({ projectId: ST_PROJECT, region: ST_REGION, name, labels }).id });
-          const L = { machine: 'kubernetes.io/machine', cls: 'kubernetes.io/machineclass', cluster: 'mcm-grpc-driver.io/cluster' };
+          const L = { machine: STACKIT_TEST.markers.machine, cls: STACKIT_TEST.markers.machineClass, cluster: STACKIT_TEST.markers.cluster };
           return [
-            seed('other cluster, same Machine and class', m, { [L.machine]: m, [L.cls]: CLASS, [L.cluster]: 'shoot--garden--beta' }),
+            seed('other cluster, same Machine and class', m, { [L.machine]: m, [L.cls]: CLASS, [L.cluster]: TEST_MACHINES.otherCluster }),
             seed('other class of this cluster', `${m}-b`, { [L.machine]: `${m}-b`, [L.cls]: 'beta-worker', [L.cluster]: NS }),
             seed('hand-made, same name, no labels', m, {}),
             seed('Go-provider labels only (no cluster label)', m, { [L.machine]: m, [L.cls]: CLASS }),
@@ -173,17 +165,10 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
     }
     case 'cloudsigma': {
       const h = await CloudSigmaHarness.start({ prism, httpTimeoutMs, timings, fake: options.fake });
-      const uuid = '[0-9a-f-]+';
       return {
         cloud,
-        paths: {
-          create: { method: 'POST', path: /^\/api\/2\.0\/servers\/$/ },
-          lookup: { method: 'GET', path: /^\/api\/2\.0\/servers\/detail\/$/ },
-          get: { method: 'GET', path: new RegExp(`^/api/2\\.0/servers/${uuid}/$`) },
-          delete: { method: 'DELETE', path: new RegExp(`^/api/2\\.0/servers/${uuid}/$`) },
-          list: { method: 'GET', path: /^\/api\/2\.0\/servers\/detail\/$/ },
-        },
-        errorBody200: [{ error_type: 'backend', error_message: 'service temporarily unavailable', error_point: null }],
+        paths: CLOUDSIGMA_TEST.routes,
+        errorBody200: CLOUDSIGMA_TEST.errorBody200,
         logs: h.logs,
         metrics: () => registry.metrics(),
         request: (name, o = {}) => ({ machine: machineBytes(name, o.providerID, o.lastKnownState), machineClass: h.machineClass(), secretData: o.secret ?? h.secretData() }),
@@ -191,13 +176,16 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         secretData: (o) => h.secretData('basic', o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
         injectFault: (f) => h.fake.injectFault(f),
+        setListingLag: (lag) => h.fake.setListingLag(lag),
+        // cloudsigma-docs general.rst: 503 "when the system is out of capacity", at any of the create's three steps.
+        setOutOfCapacity: (on) => h.fake.setOutOfCapacity(on ? ['clone', 'create', 'start'] : []),
         issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
         revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),
         reset: () => h.fake.reset(),
         requests: () => h.fake.requests,
-        vmsOf: (m) => h.serversOf().filter((s) => s.meta['kubernetes.io/machine'] === m && s.meta['mcm-grpc-driver.io/cluster'] === NS).map((s) => ({ id: s.uuid })),
-        allVms: () => h.serversOf().map((s) => ({ id: s.uuid, machine: s.meta['kubernetes.io/machine'] })),
+        vmsOf: (m) => h.serversOf().filter((s) => s.meta[CLOUDSIGMA_TEST.markers.machine] === m && s.meta[CLOUDSIGMA_TEST.markers.cluster] === NS).map((s) => ({ id: s.uuid })),
+        allVms: () => h.serversOf().map((s) => ({ id: s.uuid, machine: s.meta[CLOUDSIGMA_TEST.markers.machine] })),
         leaks: () => h.drivesOf().filter((d) => d.mounted_on.length === 0).map((d) => `drive ${d.uuid} ${d.name}`),
         seedLookAlikes: (m) => {
           const seed = (what: string, name: string, meta: Record<string, string>, owner = CS_ALICE) => ({ what, id: h.fake.seedServer({ owner, name, meta, status: 'running' }).uuid });
@@ -241,7 +229,17 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         listRequest: (o = {}) => h.listRequest({ secret: o.secret }),
         secretData: (o) => h.secretData(o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
-        injectFault: (f) => h.fake.injectFault(f),
+        injectFault: (f) => {
+          // The VPSie fake joins the shared core (and its 5xx-after-success) when vpsie3 is merged.
+          if (typeof f.afterSuccess === 'object') throw new Error('VPSie fake: afterSuccess with a status is not supported yet');
+          h.fake.injectFault({ ...f, afterSuccess: f.afterSuccess });
+        },
+        setListingLag: () => {
+          throw new Error('VPSie fake: listing lag not supported yet (joins test/fakes/core after the vpsie3 merge)');
+        },
+        setOutOfCapacity: () => {
+          throw new Error('VPSie fake: capacity knob not supported yet (joins test/fakes/core after the vpsie3 merge)');
+        },
         issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
         revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),

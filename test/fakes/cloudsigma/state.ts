@@ -2,6 +2,7 @@
 // starting → running, stopping → stopped) complete when they are read after their time, so the
 // fake needs no timers and nothing keeps running after close().
 import { randomBytes, randomUUID } from 'node:crypto';
+import { ListingLag, type ListingLagOptions } from '../core/index.js';
 import type { FakeDrive, FakeServer, FakeServerDrive, FakeServerNic, SeedDrive, SeedServer } from './types.js';
 
 export interface Timing {
@@ -12,6 +13,8 @@ export interface Timing {
   deleteAfterMs: number;
   /** A deleted drive (or one deleted with its server, after the server is gone) stays this long. */
   driveDeleteAfterMs: number;
+  /** Server listings lag creates and completed deletes (test/fakes/core/listing-lag.ts). */
+  listingLag?: ListingLagOptions;
   now?: () => number;
 }
 
@@ -52,9 +55,14 @@ export class Store {
   private readonly now: () => number;
   private ipCounter = 0;
   readonly outOfCapacity = new Set<CapacityGate>();
+  readonly listingLag: ListingLag<FakeServer>;
+
+  private readonly initialTiming: Timing;
 
   constructor(private readonly timing: Timing) {
+    this.initialTiming = { ...timing };
     this.now = timing.now ?? Date.now;
+    this.listingLag = new ListingLag(timing.listingLag, this.now);
   }
 
   // ---- servers ----
@@ -62,6 +70,7 @@ export class Store {
   createServer(owner: string, s: Omit<StoredServer, 'uuid' | 'owner'>): FakeServer {
     const uuid = randomUUID();
     this.serverMap.set(uuid, { server: { ...s, uuid, owner }, status: 'stopped', ips: [] });
+    this.listingLag.created(uuid);
     return this.serverView(uuid)!;
   }
 
@@ -130,6 +139,7 @@ export class Store {
     const now = this.now();
     for (const [uuid, r] of this.serverMap) {
       if (r.goneAt === undefined || now < r.goneAt) continue;
+      this.listingLag.gone(uuid, this.serverView(uuid)!);
       this.serverMap.delete(uuid);
       this.grants.delete(uuid);
       for (const d of r.recurseDrives ?? []) {
@@ -167,14 +177,21 @@ export class Store {
 
   /** One page of an owner's servers: filtered and ordered on the stored records, only the page is materialised. */
   /** A user's listing: its own servers and the ones shared with it with LIST (cloudsigma-docs acls.rst). */
+  /** Listings lag creates and completed deletes as `listingLag` says; reads by uuid never lag. */
   pageOfServers(user: string, filter: { name?: string; uuid?: string[] }, orderBy: string | undefined, offset: number, limit: number): { total: number; page: FakeServer[] } {
     this.sweep();
-    let records = [...this.serverMap.values()].filter((r) => this.may(user, r.server, 'LIST'));
-    if (filter.name !== undefined) records = records.filter((r) => r.server.name === filter.name);
-    if (filter.uuid !== undefined) records = records.filter((r) => filter.uuid!.includes(r.server.uuid));
-    sortBy(records, orderBy, (r) => r.server);
-    const slice = limit === 0 ? records.slice(offset) : records.slice(offset, offset + limit);
-    return { total: records.length, page: slice.map((r) => this.serverView(r.server.uuid)!) };
+    // Only the page is materialised: listing tests seed thousands of servers.
+    type Listed = { server: { uuid: string; name: string; owner: string }; view: () => FakeServer };
+    let listed: Listed[] = [...this.serverMap.values()]
+      .filter((r) => this.listingLag.listed(r.server.uuid))
+      .map((r) => ({ server: r.server, view: () => this.serverView(r.server.uuid)! }));
+    listed.push(...this.listingLag.stillListed().map((ghost) => ({ server: ghost, view: () => ghost })));
+    listed = listed.filter((l) => this.may(user, l.server, 'LIST'));
+    if (filter.name !== undefined) listed = listed.filter((l) => l.server.name === filter.name);
+    if (filter.uuid !== undefined) listed = listed.filter((l) => filter.uuid!.includes(l.server.uuid));
+    sortBy(listed, orderBy, (l) => l.server);
+    const slice = limit === 0 ? listed.slice(offset) : listed.slice(offset, offset + limit);
+    return { total: listed.length, page: slice.map((l) => l.view()) };
   }
 
   pageOfDrives(user: string, filter: { name?: string; uuid?: string[] }, orderBy: string | undefined, offset: number, limit: number): { total: number; page: FakeDrive[] } {
@@ -274,10 +291,17 @@ export class Store {
     return out;
   }
 
+  /** Changes how long the next clones, starts, stops and deletes take; reset() restores the start values. */
+  setTiming(timing: Partial<Omit<Timing, 'now' | 'listingLag'>>): void {
+    Object.assign(this.timing, timing);
+  }
+
   reset(keepLibrary: boolean): void {
+    Object.assign(this.timing, this.initialTiming);
     this.serverMap.clear();
     this.grants.clear();
     this.outOfCapacity.clear();
+    this.listingLag.reset();
     for (const [uuid, r] of this.driveMap) if (!keepLibrary || r.drive.owner !== null) this.driveMap.delete(uuid);
   }
 

@@ -1,4 +1,7 @@
 // Public types of the CloudSigma API 2.0 fake. Field names follow specs/cloudsigma.yaml.
+import type { FaultSpec, ListingLagOptions } from '../core/index.js';
+
+export type { FaultSpec, ListingLagOptions } from '../core/index.js';
 
 export interface FakeUser {
   uuid: string;
@@ -29,6 +32,8 @@ export interface CloudSigmaFakeOptions {
   driveDeleteAfterMs?: number;
   /** expires_in of impersonated tokens (default 900). */
   impersonatedTtlSeconds?: number;
+  /** Server listings lag creates and completed deletes (test/fakes/core/listing-lag.ts). Default none. */
+  listingLag?: ListingLagOptions;
   /** Largest page a list answers, whatever `limit` asks (default 0 = no cap). */
   maxPageSize?: number;
   /** Port to listen on, 127.0.0.1 only (default 0 = any free port). */
@@ -107,38 +112,6 @@ export interface RecordedRequest {
   user?: string;
 }
 
-export interface FaultSpec {
-  /** e.g. 'POST'; default any. */
-  method?: string;
-  /** Tested against the path without query; default any. */
-  path?: RegExp;
-  /** Query parameters that must all be present with these values, e.g. { do: 'start' }. */
-  query?: Record<string, string>;
-  /** How many matching requests it affects (default 1). */
-  times?: number;
-  /** Answer with this status and a CloudSigma error list (or `body`) without touching state. */
-  status?: number;
-  body?: unknown;
-  /** Added to the fault response, or to the normal response if no status is given. */
-  headers?: Record<string, string>;
-  /** Wait this long first; then handle normally unless status/reset is given. */
-  delayMs?: number;
-  /** Destroy the socket without any response. */
-  reset?: boolean;
-  /**
-   * Handle the request (state changes!), then instead of answering: `drop` destroys the socket (a lost response);
-   * `truncate` sends the status, headers and the first half of the body, then destroys the socket (a response cut mid-body).
-   */
-  afterSuccess?: 'drop' | 'truncate';
-  /** Answer `status` (default 200) with exactly this text as the body, e.g. malformed JSON, without touching state. */
-  rawBody?: string;
-  /**
-   * With `status`: the error message echoes the request as received, its Authorization header and
-   * body included (what some gateways and error pages do); the secret-canary matrix relies on it.
-   */
-  echoRequest?: boolean;
-}
-
 export interface SeedServer {
   /** Owner e-mail. */
   owner: string;
@@ -185,7 +158,14 @@ export interface CloudSigmaFake {
   seedDrive(d: SeedDrive): FakeDrive;
   setServerStatus(uuid: string, status: string): void;
   setDriveStatus(uuid: string, status: string): void;
-  /** From now on these requests answer 503 "out of capacity" (cloudsigma-docs general.rst); [] restores capacity. */
+  /** From now on clones, starts, stops and deletes take these times (tests of slow clouds share the file's fake); reset() restores the start options. */
+  setTiming(timing: Pick<CloudSigmaFakeOptions, 'cloneAfterMs' | 'runningAfterMs' | 'stoppedAfterMs' | 'deleteAfterMs' | 'driveDeleteAfterMs'>): void;
+  /** From now on server listings lag creates and completed deletes this much ({} = no lag); reset() restores the start options. */
+  setListingLag(lag: ListingLagOptions): void;
+  /**
+   * From now on these requests answer 503 "out of capacity" (cloudsigma-docs general.rst: 503 "when the
+   * system is out of capacity"), error_type `backend` (errors.rst names no type for it); [] restores capacity.
+   */
   setOutOfCapacity(gates: Array<'clone' | 'create' | 'start'>): void;
   /** An ACL grant (cloudsigma-docs acls.rst): `grantee` (e-mail) gets these permissions (LIST, EDIT, ...) on the object. */
   share(objectUuid: string, grantee: string, permissions: string[]): void;

@@ -1,23 +1,13 @@
 // Small node:http helpers shared by the fake's handlers.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import type { FakeResponse } from '../core/index.js';
 
-/** What a handler decides; the server writes it (or drops it, for an `afterSuccess: 'drop'` fault). */
-export interface FakeResponse {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
+export type { FakeResponse } from '../core/index.js';
 
 /** The STACKIT error body `{code, msg}`. */
 export function apiError(status: number, msg: string): FakeResponse {
   return { status, body: { code: status, msg } };
-}
-
-export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 export function writeResponse(res: ServerResponse, response: FakeResponse): void {

@@ -64,7 +64,7 @@ function handleNics(store: ServerStore, req: IaasRequest, ids: string[]): FakeRe
   if (allowed !== undefined && !(Array.isArray(allowed) && allowed.every((a) => typeof a === 'string'))) {
     return apiError(400, 'request body has an error: doesn\'t match schema: Error at "/allowedAddresses": value must be an array of strings');
   }
-  const current = store.list(projectId, region, []).flatMap((s) => s.nics).find((n) => n.nicId === rest[1] && n.networkId === rest[0]);
+  const current = store.inProject(projectId, region).flatMap((s) => s.nics).find((n) => n.nicId === rest[1] && n.networkId === rest[0]);
   if (!current) return apiError(404, 'nic not found');
   const updated = store.updateNicAllowedAddresses(projectId, region, rest[0]!, rest[1]!, (allowed as string[] | undefined) ?? current.allowedAddresses ?? []);
   return updated ? { status: 200, body: toApiNic(updated) } : apiError(404, 'nic not found');

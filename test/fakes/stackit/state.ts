@@ -1,6 +1,7 @@
 // In-memory servers and volumes. Status is derived from timestamps whenever it is read, so the
 // fake needs no timers (nothing keeps running after close(), and tests never race a timer).
 import { randomBytes, randomUUID } from 'node:crypto';
+import { ListingLag, type ListingLagOptions } from '../core/index.js';
 import { matchesLabels, type LabelRequirement } from './label-selector.js';
 import type { FakeBootVolume, FakeNic, FakeServer, FakeVolume } from './types.js';
 import type { CreateServerPayload } from './validate.js';
@@ -14,11 +15,17 @@ interface ServerRecord {
   activeAtMs: number;
   pinned?: { status: string; errorMessage?: string; atMs: number };
   deleteRequestedAtMs?: number;
+  /** Created while out of capacity: CREATING, then ERROR (never ACTIVE) once activeAtMs has passed. */
+  noValidHost?: boolean;
 }
+
+/** OpenStack Nova's NoValidHost (nova/exception.py "No valid host was found. %(reason)s") with the scheduler's usual reason. */
+export const NO_VALID_HOST = 'No valid host was found. There are not enough hosts available.';
 
 export interface StoreTiming {
   activeAfterMs: number;
   deleteAfterMs: number;
+  listingLag?: ListingLagOptions;
   now?: () => number;
 }
 
@@ -35,9 +42,16 @@ export class ServerStore {
   private readonly now: () => number;
   // Never reset, so addresses stay distinct for the fake's whole life.
   private ipCounter = 0;
+  readonly listingLag: ListingLag<FakeServer>;
+  /** Creates are accepted and end in ERROR NO_VALID_HOST (see StackitFake.setOutOfCapacity). */
+  outOfCapacity = false;
+
+  private readonly initialTiming: StoreTiming;
 
   constructor(private readonly timing: StoreTiming) {
+    this.initialTiming = { ...timing };
     this.now = timing.now ?? Date.now;
+    this.listingLag = new ListingLag(timing.listingLag, this.now);
   }
 
   create(projectId: string, region: string, payload: CreateServerPayload): FakeServer {
@@ -69,8 +83,9 @@ export class ServerStore {
       volumes: payload.volumes,
       nics: this.synthesizeNics(payload.networking),
     };
-    const record: ServerRecord = { server, createdAtMs: nowMs, activeAtMs: nowMs + this.timing.activeAfterMs };
+    const record: ServerRecord = { server, createdAtMs: nowMs, activeAtMs: nowMs + this.timing.activeAfterMs, noValidHost: this.outOfCapacity || undefined };
     this.records.set(id, record);
+    this.listingLag.created(id);
     return this.view(record, nowMs);
   }
 
@@ -131,12 +146,21 @@ export class ServerStore {
     return this.view(record, nowMs);
   }
 
+  /** What a listing answers: lagging creates and deletes as `listingLag` says (reads by id never lag). */
   list(projectId: string, region: string, selector: LabelRequirement[]): FakeServer[] {
     const nowMs = this.sweep();
-    return [...this.records.values()]
-      .filter((r) => r.server.projectId === projectId && r.server.region === region)
-      .filter((r) => matchesLabels(r.server.labels, selector))
+    const inScope = (s: { projectId: string; region: string; labels: Record<string, string> }) =>
+      s.projectId === projectId && s.region === region && matchesLabels(s.labels, selector);
+    const live = [...this.records.values()]
+      .filter((r) => inScope(r.server) && this.listingLag.listed(r.server.id))
       .map((r) => this.view(r, nowMs));
+    return [...live, ...this.listingLag.stillListed().filter(inScope)];
+  }
+
+  /** Every server of the project and region as it truly is: for the NIC endpoints, which are no listing. */
+  inProject(projectId: string, region: string): FakeServer[] {
+    const nowMs = this.sweep();
+    return [...this.records.values()].filter((r) => r.server.projectId === projectId && r.server.region === region).map((r) => this.view(r, nowMs));
   }
 
   /** Starts deletion; a second call on a DELETING server changes nothing. False if unknown. */
@@ -164,9 +188,17 @@ export class ServerStore {
     return [...this.volumeMap.values()].map((v) => ({ ...v }));
   }
 
+  /** Changes how long the next creates take to become ACTIVE and deletes to complete; reset() restores the start values. */
+  setTiming(timing: Partial<Pick<StoreTiming, 'activeAfterMs' | 'deleteAfterMs'>>): void {
+    Object.assign(this.timing, timing);
+  }
+
   reset(): void {
+    Object.assign(this.timing, this.initialTiming);
     this.records.clear();
     this.volumeMap.clear();
+    this.listingLag.reset();
+    this.outOfCapacity = false;
   }
 
   /** Forgets servers whose deletion has completed and releases (or deletes) their boot volumes. */
@@ -176,6 +208,7 @@ export class ServerStore {
       const deleteAt = record.deleteRequestedAtMs;
       if (deleteAt === undefined || nowMs - deleteAt < this.timing.deleteAfterMs) continue;
       this.records.delete(id);
+      this.listingLag.gone(id, this.view(record, nowMs));
       const volumeId = record.server.bootVolume?.id;
       const volume = volumeId === undefined ? undefined : this.volumeMap.get(volumeId);
       if (!volume || volume.serverId !== id) continue;
@@ -186,21 +219,25 @@ export class ServerStore {
   }
 
   private view(record: ServerRecord, nowMs: number): FakeServer {
-    const { server, createdAtMs, activeAtMs, pinned, deleteRequestedAtMs } = record;
+    const { server, createdAtMs, activeAtMs, pinned, deleteRequestedAtMs, noValidHost } = record;
     const reachedActive = nowMs >= activeAtMs;
     let status: string;
+    let errorMessage = pinned?.errorMessage;
     if (deleteRequestedAtMs !== undefined) status = 'DELETING';
     else if (pinned) status = pinned.status;
-    else status = reachedActive ? 'ACTIVE' : 'CREATING';
+    else if (noValidHost && reachedActive) {
+      status = 'ERROR';
+      errorMessage = NO_VALID_HOST;
+    } else status = reachedActive ? 'ACTIVE' : 'CREATING';
 
     const changes = [createdAtMs, reachedActive ? activeAtMs : 0, pinned?.atMs ?? 0, deleteRequestedAtMs ?? 0];
-    const launched = reachedActive && !(pinned && pinned.atMs < activeAtMs);
+    const launched = reachedActive && !noValidHost && !(pinned && pinned.atMs < activeAtMs);
     const powerStatus = status === 'DELETING' ? (launched ? 'RUNNING' : undefined) : POWER_STATUS[status];
     return structuredClone({
       ...server,
       status,
       powerStatus,
-      errorMessage: deleteRequestedAtMs === undefined ? pinned?.errorMessage : undefined,
+      errorMessage: deleteRequestedAtMs === undefined ? errorMessage : undefined,
       createdAt: iso(createdAtMs),
       updatedAt: iso(Math.max(...changes)),
       launchedAt: launched ? iso(activeAtMs) : undefined,

@@ -1,12 +1,23 @@
 // Public types of the STACKIT IaaS v2 fake. Field names follow specs/stackit-iaas.yaml.
+import type { FaultSpec, ListingLagOptions } from '../core/index.js';
+
+export type { FaultSpec, ListingLagOptions } from '../core/index.js';
 
 export interface StackitFakeOptions {
   /** Answer listings as if label_selector were not sent (every server of the project): the driver's own label re-check must then keep other clusters' and classes' VMs out. */
   ignoreLabelSelector?: boolean;
   /** A new server is CREATING and becomes ACTIVE once this long has passed (default 50). */
   activeAfterMs?: number;
-  /** A deleted server stays visible as DELETING for this long, then GET answers 404 (default 50). */
+  /**
+   * A deleted server stays visible as DELETING for this long, then GET answers 404 (default 50):
+   * DELETE answers 204 at once and the server goes later, which is why stackit-sdk-go's
+   * services/iaas/wait DeleteServerWaitHandler polls GET until 404 (or status DELETED).
+   */
   deleteAfterMs?: number;
+  /** Listings (with or without label_selector) lag creates and completed deletes (test/fakes/core/listing-lag.ts). Default none. */
+  listingLag?: ListingLagOptions;
+  /** Start with no capacity: see StackitFake.setOutOfCapacity. */
+  outOfCapacity?: boolean;
   /** Bearer tokens accepted as-is (default ['fake-static-token']). */
   staticTokens?: string[];
   /** Service-account public keys (SPKI or PKCS#1 PEM) whose RS512 assertions /token accepts, by JWT header `kid`. */
@@ -108,36 +119,6 @@ export interface RecordedRequest {
   headers: Record<string, string>;
 }
 
-export interface FaultSpec {
-  /** e.g. 'POST'; default any. */
-  method?: string;
-  /** Tested against the path without query; default any. */
-  path?: RegExp;
-  /** How many matching requests it affects (default 1). */
-  times?: number;
-  /** Answer with this status and body {code: status, msg} (or `body`) without touching state. */
-  status?: number;
-  body?: unknown;
-  /** Added to the fault response, or to the normal response if no status is given. */
-  headers?: Record<string, string>;
-  /** Wait this long first; then handle normally unless status/reset is given. */
-  delayMs?: number;
-  /** Destroy the socket without any response. */
-  reset?: boolean;
-  /**
-   * Handle the request (state changes!), then instead of answering: `drop` destroys the socket (a lost response);
-   * `truncate` sends the status, headers and the first half of the body, then destroys the socket (a response cut mid-body).
-   */
-  afterSuccess?: 'drop' | 'truncate';
-  /** Answer `status` (default 200) with exactly this text as the body, e.g. malformed JSON, without touching state. */
-  rawBody?: string;
-  /**
-   * With `status`: the error message echoes the request as received, its Authorization header and
-   * body included (what some gateways and error pages do); the secret-canary matrix relies on it.
-   */
-  echoRequest?: boolean;
-}
-
 export interface StackitFake {
   /** http://127.0.0.1:PORT, the IaaS base URL (paths start with /v2/...). */
   url: string;
@@ -155,6 +136,17 @@ export interface StackitFake {
   requests: RecordedRequest[];
   /** How many tokens /token has issued since start or the last reset(). */
   readonly tokensIssued: number;
+  /** From now on servers become ACTIVE / finish deleting after these times (tests of slow clouds share the file's fake); reset() restores the start options. */
+  setTiming(timing: Pick<StackitFakeOptions, 'activeAfterMs' | 'deleteAfterMs'>): void;
+  /** From now on listings lag creates and completed deletes this much ({} = no lag); reset() restores the start options. */
+  setListingLag(lag: ListingLagOptions): void;
+  /**
+   * From now on a create is accepted (201) and the server then lands in ERROR with OpenStack Nova's
+   * NoValidHost message "No valid host was found. There are not enough hosts available." (STACKIT
+   * IaaS runs on OpenStack; STACKIT's MCM provider maps "no valid host" in errorMessage to
+   * ResourceExhausted, see ../shared/docs/cloud-apis.md 1.4). false restores capacity.
+   */
+  setOutOfCapacity(on: boolean): void;
   injectFault(f: FaultSpec): void;
   clearFaults(): void;
   /** Revoke every access token issued so far (the cloud's answer to them becomes 401). */

@@ -1,5 +1,5 @@
 // Injected failures, consumed first-registered-first by the requests they match.
-import type { FaultSpec } from './types.js';
+import type { FaultSpec } from './fault-spec.js';
 
 interface ArmedFault {
   spec: FaultSpec;
@@ -20,7 +20,7 @@ export class FaultQueue {
   }
 
   /** The fault that applies to this request, if any; counts it as used. */
-  take(method: string, path: string, query: Record<string, string>): FaultSpec | undefined {
+  take(method: string, path: string, query: Record<string, string> = {}): FaultSpec | undefined {
     const fault = this.armed.find(
       ({ spec }) =>
         (spec.method === undefined || spec.method.toUpperCase() === method.toUpperCase()) &&
