@@ -24,7 +24,13 @@ export class SessionCache {
   constructor(private readonly maxSize = DEFAULT_MAX_SESSIONS) {}
 
   open(provider: CloudProvider, machineClass: MachineClassRef, secret: SecretData, purpose: SessionPurpose): Promise<CloudSession> {
-    const key = sessionKey(provider.name, machineClass, secret, purpose);
+    let key: string;
+    try {
+      key = sessionKey(provider.name, machineClass, secret, purpose);
+    } catch {
+      // A providerSpec too deep to serialise (hostile input): not kept, the provider says what is wrong with it.
+      return provider.open(machineClass, secret, purpose);
+    }
     const hit = this.sessions.get(key);
     if (hit) {
       this.sessions.delete(key);

@@ -102,3 +102,21 @@ test('a registry given built providers passes their sessions through untouched',
   await registry.find('STACKIT')!.open(cls(), secret(), 'manage');
   expect(opens()).toBe(2);
 });
+
+test('a providerSpec too deep to serialise is not kept and still gets the provider’s own answer', async () => {
+  const { provider, opens } = countingStackit();
+  const cache = new SessionCache();
+  const deep = JSON.parse(`{"labels":`.repeat(5_000) + '"x"' + '}'.repeat(5_000)) as object;
+  const deepClass: MachineClassRef = { ...cls(), providerSpec: deep };
+  const direct = await provider.open(deepClass, secret(), 'create').then(
+    () => 'opened',
+    (e: Error) => e.constructor.name,
+  );
+  const cached = await cache.open(provider, deepClass, secret(), 'create').then(
+    () => 'opened',
+    (e: Error) => e.constructor.name,
+  );
+  expect(cached).toBe(direct);
+  expect(opens()).toBe(2);
+  expect(cache.size).toBe(0);
+});
