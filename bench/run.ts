@@ -54,7 +54,7 @@ const config = quick
       slowProfile: { calls: 100, warmup: 20 },
       throughput: { runs: 3, calls: 10_000, concurrency: 50, warmup: 1_000 },
       list: { sizes: [1_000, 10_000, 50_000], reps: 5 },
-      cold: { runs: 7 },
+      cold: { runs: 5 },
       bridge: { runs: 3, iterations: 200, warmup: 20, calls: 10_000, concurrency: 50 },
       profile: { calls: 3_000 },
       client: { runs: 3, requests: 3_000, block: 250 },

@@ -16,9 +16,9 @@ export function analysis(r: Results): string {
   const seq = r.profiles?.find((p) => p.concurrency === 1 && p.latencyMs === 0);
   const par = r.profiles?.find((p) => p.concurrency > 1);
 
-  if (is('sidecar RSS idle') && r.coldStart) {
+  if (is('sidecar RSS idle') && (r.coldStart || r.idle?.sidecar)) {
     const m = r.modules;
-    const lines = [`### Idle RSS`, `Measured idle RSS: ${fmtSpread(r.coldStart.rssIdleMiB, mib)} MiB.`];
+    const lines = [`### Idle RSS`, `Measured idle RSS: ${r.idle?.sidecar ? `${mib(r.idle.sidecar.rssMiB)} MiB beside the bridge after ${(r.idle.idleS + ((r.config as { idle?: { settleS?: number } }).idle?.settleS ?? 0)).toFixed(0)} s idle (§4c)` : ''}${r.idle?.sidecar && r.coldStart ? ', ' : ''}${r.coldStart ? `${fmtSpread(r.coldStart.rssIdleMiB, mib)} MiB 1 s after SERVING (§4)` : ''}.`];
     if (m) {
       const serve = m.own[0];
       const deps = [...m.dependencies].sort((a, b) => b.addedRssMiB.median - a.addedRssMiB.median);
