@@ -60,7 +60,7 @@ describe('MCM call order', () => {
     expect(gone.code).toBe(MachineCode.NotFound);
   });
 
-  test('the create request: hostname = Machine name, markers in notes and tags, flags as strings, auth header, boot script', async () => {
+  test('the create request: hostname = Machine name, markers in notes and tags, flags left out when unset, auth header, boot script', async () => {
     const name = 'alpha-worker-z1-mark1';
     await h.client.call('CreateMachine', h.request(name));
     const post = h.createRequests()[0]!;
@@ -71,7 +71,7 @@ describe('MCM call order', () => {
       dcIdentifier: 'dc-ny-1',
       hostname: name,
       projectId: PROJECT_ID,
-      notes: markers(name),
+      notes: `${markers(name)};`,
       tags: [`mcm-cluster:${NAMESPACE}`, `mcm-class:${CLASS_NAME}`, `mcm-machine:${name}`],
       scriptIdentifier: expect.any(String),
     });

@@ -49,17 +49,18 @@ test('every providerSpec field reaches the create (or delete) request body, as t
     scriptIdentifier: own.identifier,
     userData: Buffer.from(USER_DATA).toString('base64'),
     tags: ['team:platform', 'env=prod', `mcm-cluster:${NAMESPACE}`, `mcm-class:${CLASS_NAME}`, `mcm-machine:${name}`],
-    notes: `worker pool z1\n${markerLine(name)}`,
-    // The flags are the strings VPSie wants (it ignores numbers): Prism would refuse anything else.
-    addPublicIpV4: '1',
-    addPublicIpV6: '0',
-    addPrivateIp: '1',
-    backupEnabled: '0',
-    weeklyBackupEnabled: '1',
-    monthlyBackupEnabled: '0',
+    notes: `${markerLine(name)};\nworker pool z1`,
+    // This harness sends VM calls to /apps/v2, which takes numbers (terraform-provider-vpsie, cluster-api-provider-vpsie);
+    // /api/v2 takes strings (vpsie-fidelity.test.ts).
+    addPublicIpV4: 1,
+    addPublicIpV6: 0,
+    addPrivateIp: 1,
+    backupEnabled: 0,
+    weeklyBackupEnabled: 1,
+    monthlyBackupEnabled: 0,
     ssd: 80,
   });
-  // The VM took the strings (the fake ignores numeric flags like VPSie).
+  // The VM took the numbers (the fake honours only numbers on /apps/v2, only strings on /api/v2).
   expect(h.liveVms()[0]!.flags).toEqual({ addPublicIpV4: '1', addPublicIpV6: '0', addPrivateIp: '1', backupEnabled: '0', weeklyBackupEnabled: '1', monthlyBackupEnabled: '0' });
   // deleteReason goes into the delete call; discovery stays in the driver.
   await h.client.call('DeleteMachine', h.request(name, { spec, providerID: created.providerId }));
@@ -73,7 +74,7 @@ test('the smallest providerSpec: the four required fields; flags left to VPSie',
   for (const flag of ['addPublicIpV4', 'addPublicIpV6', 'addPrivateIp', 'backupEnabled', 'weeklyBackupEnabled', 'monthlyBackupEnabled', 'ssd', 'sshKeyIdentifier', 'userData']) {
     expect(body).not.toHaveProperty(flag);
   }
-  expect(body.notes).toBe(markerLine('alpha-worker-z1-min'));
+  expect(body.notes).toBe(`${markerLine('alpha-worker-z1-min')};`);
 });
 
 /** [field, invalid value, the text the error must contain] */

@@ -46,6 +46,13 @@ function flowFor(s: SidecarProcess, cloud: CloudName, name: string): McmFlow {
   );
 }
 
+/** Whether the cloud received a request that makes something for this Machine (a POST carrying its name). */
+function createRequestReached(f: Fakes, cloud: CloudName, name: string): boolean {
+  // The name as a whole word of any value: `…-term1` in `"mcm:ns:…-term1:boot"` or `machine=…-term1`, not in `…-term10`.
+  const word = new RegExp(`(?<![a-z0-9-])${name}(?![a-z0-9-])`);
+  return f[cloud].requests.some((r) => r.method === 'POST' && !r.path.includes('/script') && word.test(JSON.stringify(r.body ?? null)));
+}
+
 /** Runs `jobs` with `workers` concurrent callers. */
 async function pool<T>(jobs: Array<() => Promise<T>>, workers: number): Promise<T[]> {
   const results: T[] = new Array(jobs.length);
@@ -77,7 +84,9 @@ function armFaults(f: Fakes): void {
 test(
   `${WORKERS} concurrent callers, ${WAVES.length} waves of ${PER_CLOUD * 3} Machines over three clouds with faults: one VM each, every call answered, RSS bounded`,
   async () => {
-    sidecar = await startSidecarProcess(fakes);
+    // 306 Machines against one VPSie account would take minutes at the default 100 requests a minute (the
+    // limiter is proved in vpsie-fidelity tests, default included): this test measures load, not the budget.
+    sidecar = await startSidecarProcess(fakes, [], { VPSIE_REQUESTS_PER_MINUTE: '100000' });
     const s = sidecar;
     const rss: number[] = [];
     const sampler = setInterval(() => rss.push(s.rssMiB()), 250);
@@ -147,13 +156,22 @@ test(
   'SIGTERM during 50 in-flight calls: each finishes or ends with a code MCM retries, exit 0, nothing half-made is lost',
   async () => {
     for (const f of [fakes.stackit, fakes.cloudsigma, fakes.vpsie]) f.reset();
-    sidecar = await startSidecarProcess(fakes, ['--shutdown-grace', '3s']);
+    // --http-timeout 20s: STACKIT's status reads below take 8 s, longer than the grace and the wait before the signal.
+    sidecar = await startSidecarProcess(fakes, ['--shutdown-grace', '3s', '--http-timeout', '20s'], { VPSIE_REQUESTS_PER_MINUTE: '100000' });
     const s = sidecar;
     // Slow clouds, so some calls finish within the grace and some do not.
     // Longer than the grace for STACKIT's status reads, so its calls are cut too (the README's promise is checked per cloud).
-    fakes.stackit.injectFault({ method: 'GET', path: /\/servers\/[^/]+$/, delayMs: 4_000, times: 200 });
+    fakes.stackit.injectFault({ method: 'GET', path: /\/servers\/[^/]+$/, delayMs: 8_000, times: 200 });
+    // CloudSigma's clone and start actions take 2 s. KNOWN GAP (seen with 5 s): a call cut while its clone
+    // request is still unanswered has no drive id to name and answers without lastKnownState; the drive, if
+    // CloudSigma made it, is found by its name on the next call (leftoverDrives), so nothing leaks. Not fixed here
+    // (src/providers/cloudsigma is another change's); with 2 s every clone is answered before the cut.
     fakes.cloudsigma.injectFault({ method: 'POST', path: /\/action\/$/, delayMs: 2_000, times: 200 });
-    fakes.vpsie.injectFault({ method: 'GET', path: /^\/apps\/v2\/vm\/pending$/, delayMs: 1_000, times: 200 });
+    // VPSie's VMs stay in the pending view for 6 s, longer than the discovery budget (3 s) plus the grace, so
+    // its calls are cut (or answer Unavailable) while they discover. VPSie's request budget is set high here:
+    // at the default 100 a minute most of its 17 calls would still wait for a token at the signal (a call cut
+    // there answers at once and names nothing, as nothing was sent: request-rate-limiter unit test).
+    fakes.vpsie.setVisibleAfterMs(6_000);
     const machines = Array.from({ length: 50 }, (_, i) => ({ cloud: CLOUDS[i % 3]!, name: `alpha-worker-z1-term${i}` }));
     const calls = machines.map(({ cloud, name }) =>
       s.client.call<{ providerId: string }>('CreateMachine', { machine: machineOf(name), machineClass: classOf(cloud), secretData: secretOf(fakes, cloud) }, { deadlineMs: 60_000 }).then(
@@ -164,8 +182,12 @@ test(
         },
       ),
     );
-    // All 50 have reached the clouds (each made its first request) before the signal.
-    await waitUntil(() => fakes.stackit.requests.length + fakes.cloudsigma.requests.length + fakes.vpsie.requests.length >= 50, 30_000, '50 calls in flight');
+    // The signal comes once every STACKIT and CloudSigma create request and at least one of VPSie's has reached
+    // its cloud (not later: a slow machine must not let STACKIT's calls, 8 s after their request, all finish
+    // first), so every cloud has calls cut after their create request; VPSie's others may be cut before it.
+    const reached = (cloud: CloudName) => machines.filter((m) => m.cloud === cloud && createRequestReached(fakes, cloud, m.name)).length;
+    const all = (cloud: CloudName) => machines.filter((m) => m.cloud === cloud).length;
+    await waitUntil(() => reached('stackit') === all('stackit') && reached('cloudsigma') === all('cloudsigma') && reached('vpsie') >= 1, 60_000, 'create requests sent');
     await new Promise((r) => setTimeout(r, 500));
     s.proc.kill('SIGTERM');
     const outcomes = await Promise.all(calls);
@@ -175,24 +197,35 @@ test(
     expect(outcomes.filter((o) => !retried.has(o.code))).toEqual([]);
     const finished = outcomes.filter((o) => o.code === 0).length;
     process.stdout.write(`shutdown: ${JSON.stringify({ inFlight: 50, finished, answeredRetry: 50 - finished, exitCode: exit.code })}\n`);
-    // What the README promises, for every cloud: the grace cuts calls (Unavailable) and each cut call carries a lastKnownState.
+    // What the README promises, for every cloud: the grace cuts calls, and each cut call whose create
+    // request reached the cloud carries a lastKnownState naming what it made. A call cut before its create
+    // request left (still looking the Machine up, or waiting for VPSie's request budget) made nothing and
+    // has nothing to name. "Reached the cloud" = the fake received a POST that carries the Machine's name
+    // (STACKIT's server, CloudSigma's drive clone or server, VPSie's VM; VPSie's boot script is left out:
+    // it is no VM, and the next call finds it by name and reuses it).
     const cutBy = CLOUDS.map((cloud) => {
-      const cut = outcomes.filter((o, i) => machines[i]!.cloud === cloud && o.code === MachineCode.Unavailable);
-      return { cloud, cutCalls: cut.length > 0, cutWithoutLastKnownState: cut.filter((o) => o.lastKnownState === '').length };
+      const cut = outcomes.map((o, i) => ({ ...o, name: machines[i]!.name })).filter((o, i) => machines[i]!.cloud === cloud && o.code !== MachineCode.OK);
+      const reached = cut.filter((o) => createRequestReached(fakes, cloud, o.name));
+      return {
+        cloud,
+        cutCalls: cut.length,
+        cutAfterCreateRequest: reached.length,
+        cutAfterCreateRequestWithoutLastKnownState: reached.filter((o) => o.lastKnownState === '').length,
+        cutBeforeCreateRequestWithLastKnownState: cut.filter((o) => !reached.includes(o) && o.lastKnownState !== '').length,
+      };
     });
     process.stdout.write(`shutdown per cloud: ${JSON.stringify(cutBy)}\n`);
-    // STACKIT keeps the README's promise: its calls are cut and each carries a lastKnownState.
-    // KNOWN GAPS, recorded rather than hidden (found by this check): CloudSigma calls cut during the slow
-    // start action, and VPSie calls cut while the VM is pending (seen with a 4 s pending delay), answer
-    // Unavailable with an empty lastKnownState although the VM exists; recovery below still adopts them by
-    // their markers. Until the adapters report it, CloudSigma's count is printed, not required to be 0,
-    // and VPSie's calls here finish within the grace (1 s delay), so its cell only prints.
-    expect(cutBy[0]).toEqual({ cloud: 'stackit', cutCalls: true, cutWithoutLastKnownState: 0 });
-    expect(cutBy[1]).toEqual({ cloud: 'cloudsigma', cutCalls: true, cutWithoutLastKnownState: expect.any(Number) });
+    for (const c of cutBy) {
+      // Calls of every cloud are cut after their create request (STACKIT's status reads and CloudSigma's start
+      // action are slower than the grace, VPSie's discovery polls a slow pending view), so the check is not empty.
+      expect({ cloud: c.cloud, cutAfterCreateRequest: c.cutAfterCreateRequest > 0 }).toEqual({ cloud: c.cloud, cutAfterCreateRequest: true });
+      expect({ cloud: c.cloud, withoutLastKnownState: c.cutAfterCreateRequestWithoutLastKnownState }).toEqual({ cloud: c.cloud, withoutLastKnownState: 0 });
+    }
     // Whatever a cut call made is either named in the lastKnownState it returned or carries the Machine's
     // markers: MCM's next calls, to a new sidecar, adopt it. One VM per Machine, nothing leaked.
     for (const f of [fakes.stackit, fakes.cloudsigma, fakes.vpsie]) f.clearFaults();
-    sidecar = await startSidecarProcess(fakes);
+    fakes.vpsie.setVisibleAfterMs(100);
+    sidecar = await startSidecarProcess(fakes, [], { VPSIE_REQUESTS_PER_MINUTE: '100000' });
     const next = sidecar;
     await pool(
       machines.map(({ cloud, name }, i) => async () => {

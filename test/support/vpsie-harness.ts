@@ -34,6 +34,8 @@ export interface VpsieHarnessOptions {
   httpTimeoutMs?: number;
   /** Put Prism (proxy, --errors) between the adapter and the fake; default true. */
   prism?: boolean;
+  /** Where the VM calls go: `/apps/v2` (default, the Terraform provider's path) or `/api/v2` (govpsie's newest); pending and scripts always `/apps/v2`. */
+  vmFamily?: '/apps/v2' | '/api/v2';
 }
 
 export type Status = { providerId: string; nodeName: string; addresses: Array<{ type: string; address: string }> };
@@ -61,11 +63,14 @@ export class VpsieHarness {
     const fake = await startVpsieFake(options.fake);
     const prism = options.prism === false ? undefined : await startPrismProxy(VPSIE_SPEC, fake.url);
     const provider = new VpsieProvider({
-      apiEndpoint: `${prism?.url ?? fake.url}/apps/v2`,
+      apiEndpoint: `${prism?.url ?? fake.url}${options.vmFamily ?? '/apps/v2'}`,
+      appsEndpoint: `${prism?.url ?? fake.url}/apps/v2`,
       httpTimeoutMs: options.httpTimeoutMs ?? 5_000,
       retry: { baseDelayMs: 5, maxDelayMs: 20, ...options.retry },
       discoveryPollIntervalMs: 50,
       discoveryCallBudgetMs: 1_500,
+      // One sidecar serves a whole test file: VPSie's 100-a-minute default would throttle the file, not model a Machine.
+      requestsPerMinute: 100_000,
       ...options.provider,
     });
     const driver = new MachineDriver(new ProviderRegistry([provider]), {
@@ -118,7 +123,7 @@ export class VpsieHarness {
 
   /** The create requests that reached the fake (behind Prism: valid ones only). */
   createRequests() {
-    return this.fake.requests.filter((r) => r.method === 'POST' && r.path === '/apps/v2/vm');
+    return this.fake.requests.filter((r) => r.method === 'POST' && (r.path === '/apps/v2/vm' || r.path === '/api/v2/vm'));
   }
 
   /** VMs not being deleted, in any phase (invisible, pending, listed, running). */

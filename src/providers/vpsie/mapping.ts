@@ -2,14 +2,25 @@ import type { MachineClassRef, NodeAddress, VmRecord, VmState } from '../../driv
 import { markerTags, notesWithMarkers, parseNotesMarkers, type Markers } from './markers.js';
 import { formatProviderId } from './provider-id.js';
 import type { CreateVmRequest, Flag, VmData, VpsieProviderSpec } from './types.js';
+import type { FlagEncoding } from './vpsie-client.js';
 
 export function markersOf(machineName: string, cls: MachineClassRef): Markers {
   return { cluster: cls.namespace, machineClass: cls.name, machine: machineName };
 }
 
-/** booleans → the strings `"1"` / `"0"` the API wants [sdk: 2026 client fix]; unset stays unset (VPSie's default). */
-function flag(value: boolean | undefined): Flag | undefined {
-  return value === undefined ? undefined : value ? '1' : '0';
+/**
+ * booleans → 0/1 as the VM path takes them; unset stays unset (VPSie's default).
+ * - `/api/v2/vm`: the strings "0"/"1" [sdk: vpsieinc/govpsie commit 4022865,
+ *   "numbers … the API silently ignored", made after the client moved to /api/v2].
+ * - `/apps/v2/vm`: numbers, as every client that uses that path sends them
+ *   [sdk: vpsieinc/terraform-provider-vpsie server_resource.go
+ *   `AddPublicIpV4.ValueInt64Pointer()`; vpsieinc/cluster-api-provider-vpsie
+ *   `AddPublicIpV4: 1`; govpsie before 234456e: `*int64`].
+ */
+function flag(value: boolean | undefined, encoding: FlagEncoding): Flag | 0 | 1 | undefined {
+  if (value === undefined) return undefined;
+  if (encoding === 'number') return value ? 1 : 0;
+  return value ? '1' : '0';
 }
 
 /**
@@ -23,6 +34,7 @@ export function createVmRequest(
   machineName: string,
   cls: MachineClassRef,
   boot: { scriptIdentifier?: string; userData?: Buffer },
+  encoding: FlagEncoding = 'string',
 ): CreateVmRequest {
   const markers = markersOf(machineName, cls);
   const req: CreateVmRequest = {
@@ -39,12 +51,12 @@ export function createVmRequest(
     scriptIdentifier: boot.scriptIdentifier ?? spec.scriptIdentifier,
     userData: boot.userData && boot.userData.length > 0 ? boot.userData.toString('base64') : undefined,
     ssd: spec.ssd,
-    addPublicIpV4: flag(spec.addPublicIpV4),
-    addPublicIpV6: flag(spec.addPublicIpV6),
-    addPrivateIp: flag(spec.addPrivateIp),
-    backupEnabled: flag(spec.backupEnabled),
-    weeklyBackupEnabled: flag(spec.weeklyBackupEnabled),
-    monthlyBackupEnabled: flag(spec.monthlyBackupEnabled),
+    addPublicIpV4: flag(spec.addPublicIpV4, encoding),
+    addPublicIpV6: flag(spec.addPublicIpV6, encoding),
+    addPrivateIp: flag(spec.addPrivateIp, encoding),
+    backupEnabled: flag(spec.backupEnabled, encoding),
+    weeklyBackupEnabled: flag(spec.weeklyBackupEnabled, encoding),
+    monthlyBackupEnabled: flag(spec.monthlyBackupEnabled, encoding),
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (req as unknown as Record<string, unknown>)[k] = v;
   return req;

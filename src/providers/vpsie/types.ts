@@ -40,10 +40,11 @@ export interface VpsieSecret {
   'api-token': string;
   'account-password': string;
   'api-endpoint'?: string;
+  'apps-endpoint'?: string;
   userData?: string;
 }
 
-/** `"0"` / `"1"`: the API silently ignores numeric 0/1 [sdk: 2026 client fix 4022865]. */
+/** `"0"` / `"1"` on /api/v2/vm [sdk: 2026 client fix 4022865]; /apps/v2/vm gets numbers (mapping.ts flag). */
 export type Flag = '0' | '1';
 
 /** CreateServerRequest [sdk], the fields the adapter sends. */
@@ -59,12 +60,12 @@ export interface CreateVmRequest {
   scriptIdentifier?: string;
   userData?: string;
   ssd?: number;
-  addPublicIpV4?: Flag;
-  addPublicIpV6?: Flag;
-  addPrivateIp?: Flag;
-  backupEnabled?: Flag;
-  weeklyBackupEnabled?: Flag;
-  monthlyBackupEnabled?: Flag;
+  addPublicIpV4?: Flag | 0 | 1;
+  addPublicIpV6?: Flag | 0 | 1;
+  addPrivateIp?: Flag | 0 | 1;
+  backupEnabled?: Flag | 0 | 1;
+  weeklyBackupEnabled?: Flag | 0 | 1;
+  monthlyBackupEnabled?: Flag | 0 | 1;
 }
 
 /** VmData [sdk: govpsie], the fields the adapter reads. All 0/1 flags are integers. */
@@ -98,7 +99,9 @@ export interface PendingVm {
 /** A listed script [sdk: govpsie Script]; `script` is the content. */
 export interface VpsieScript {
   identifier: string;
+  /** `<name>.sh` in the list [sdk: govpsie Script]; the detail also has `name` [sdk: ScriptDetail]. */
   script_name: string;
+  name?: string;
   script?: string;
   created_on?: string;
 }

@@ -1,5 +1,7 @@
 import { CloudApiError, isNotFound } from '../../http/cloud-api-error.js';
 import type { CloudHttpClient, CloudRequest } from '../../http/cloud-http-client.js';
+import { RequestNotSentError } from './request-not-sent-error.js';
+import type { RequestRateLimiter } from './request-rate-limiter.js';
 import type { CreateVmRequest, Envelope, PendingVm, VmData, VpsieScript } from './types.js';
 
 const CLOUD = 'vpsie';
@@ -59,55 +61,103 @@ export function cloudMessageOf(body: unknown): string | undefined {
   return typeof m === 'string' && m !== '' ? m.replace(/\s+/g, ' ').slice(0, MAX_MESSAGE) : undefined;
 }
 
+/** Rows asked for per page: VPSie's CSI driver lists 1000 per page [sdk: vpsieinc/vpsie-csi pkg/driver/controller.go, ListOptions{Page: 0, PerPage: 1000}]. */
+export const PAGE_SIZE = 1000;
+/** More pages than this is a list that never ends (offset ignored?): refused rather than read forever. */
+const MAX_PAGES = 100;
+
 /**
- * The VPSie operations the driver needs, one method per API call, relative to
- * the configured base URL (default `https://api.vpsie.com/apps/v2`). Paths are
- * those of the 2024 client and the Terraform provider [sdk]; the 2026 client
- * uses `/api/v2/vm` for VM calls [sdk] (which one is canonical: [unconfirmed]).
+ * VPSie's answer to an unknown or deleted object means "gone" by its message,
+ * whatever the status: VPSie's clients never look at the status
+ * [sdk: vpsieinc/govpsie govpsie.go Do, `errors.New(errRsp.Message)` for any
+ * non-2xx], and VPSie's Terraform provider removes a server when that message
+ * contains "not found" [sdk: vpsieinc/terraform-provider-vpsie
+ * internal/services/server/server_resource.go Read]. So: HTTP 404, or any 4xx
+ * (or 2xx error body) whose message says not found. Every other failure
+ * (401, 403, 429, 5xx, timeouts, unreadable answers) is never "gone". 5xx
+ * bodies are not read by the shared client (they may echo input), so a 5xx
+ * "not found" stays an error and the caller asks again.
+ */
+export function meansGone(err: unknown): boolean {
+  if (isNotFound(err)) return true;
+  if (!(err instanceof CloudApiError) || err.kind !== 'http' || err.status === undefined) return false;
+  if (err.status < 400 || err.status >= 500 || err.status === 401 || err.status === 403 || err.status === 429) return false;
+  return NOT_FOUND_MESSAGE.test(err.fields.cloudMessage ?? '');
+}
+const NOT_FOUND_MESSAGE = /not found|does not exist|doesn't exist|no such/i;
+
+/** How the 0/1 create flags are encoded: each VM path takes its own (see mapping.ts flag). */
+export type FlagEncoding = 'string' | 'number';
+
+export interface VpsieClientOptions {
+  /** VM calls: create, list, get, delete. VPSie's 2026 client: `https://api.vpsie.com/api/v2` [sdk]. */
+  vmHttp: CloudHttpClient;
+  /** The pending view and scripts: `https://api.vpsie.com/apps/v2` in every VPSie client [sdk]. */
+  appsHttp: CloudHttpClient;
+  /** Shared by every session of one account (all Machines). */
+  limiter: RequestRateLimiter;
+}
+
+/**
+ * The VPSie operations the driver needs, one method per API call. Two API
+ * families with their own base URLs: VPSie's 2026 client moved the VM calls
+ * to `/api/v2/vm` [sdk: vpsieinc/govpsie server.go serverBasePath, commit
+ * 234456e] while the pending view (`/apps/v2/vm/pending`, pending.go) and
+ * scripts (`/apps/v2/script…`, scripts.go) stayed. Every request first takes
+ * a token from the account's rate limiter.
  * Identifiers that reach a path were checked by isVmIdentifier first.
  */
 export class VpsieClient {
-  constructor(private readonly http: CloudHttpClient) {}
+  constructor(private readonly options: VpsieClientOptions) {}
 
-  /** Asynchronous: the answer carries no VM identifier [sdk]. Never retried (POST). */
+  /** Asynchronous: the answer carries no VM identifier [sdk: vpsieinc/govpsie server.go CreateServer]. Never retried (POST). */
   async createVm(body: CreateVmRequest, signal: AbortSignal): Promise<void> {
-    await this.call({ operation: 'create vm', method: 'POST', path: 'vm', json: body, signal });
+    await this.call(this.options.vmHttp, { operation: 'create vm', method: 'POST', path: 'vm', json: body, signal });
   }
 
-  /** `complete` is false when the answer's `total` says there are more than it lists (no paging is known [sdk]). */
-  async listVms(projectId: string | number, signal: AbortSignal): Promise<{ vms: VmData[]; complete: boolean }> {
-    const env = await this.call<VmData[]>({ operation: 'list vms', method: 'GET', path: 'vm', searchParams: { projectId: String(projectId) }, signal });
-    const vms = this.array<VmData>(env.data, 'list vms').filter(isVmData);
-    const complete = typeof env.total !== 'number' || env.total <= vms.length;
-    return { vms, complete };
+  /**
+   * Every page of the project's VMs, `offset`/`limit` as VPSie's other lists
+   * take them [sdk: vpsieinc/govpsie storage.go, datacenter.go, domain.go
+   * `?offset=%d&limit…`; vpsieinc/vpsie-csi pkg/driver/controller.go asks
+   * PerPage 1000]. govpsie's own VM list sends no paging parameters
+   * (server.go ListServer: `?projectId=` only), so whether /vm pages at all
+   * is [unconfirmed]; so is whether `offset` counts rows (read here) or pages:
+   * govpsie fills it from ListOptions.Page, and vpsie-csi's ListVolumes sends
+   * a 1-based page. Below 1000 VMs both readings give the same first page.
+   * The list ends at an empty page, or a short one when `total` does not
+   * claim more. What `total` counts is shown by no client (ListServerRoot.Total),
+   * so it never blocks anything. A VM that moved between pages is kept once.
+   */
+  async listVms(projectId: string | number, signal: AbortSignal): Promise<VmData[]> {
+    return this.pages<VmData>(this.options.vmHttp, 'list vms', 'vm', { projectId: String(projectId) }, signal, isVmData);
   }
 
   async listPendingVms(signal: AbortSignal): Promise<PendingVm[]> {
-    const env = await this.call<PendingVm[]>({ operation: 'list pending vms', method: 'GET', path: 'vm/pending', signal });
+    const env = await this.call<PendingVm[]>(this.options.appsHttp, { operation: 'list pending vms', method: 'GET', path: 'vm/pending', signal });
     return this.array<PendingVm>(env.data, 'list pending vms');
   }
 
-  /** undefined when VPSie says the VM does not exist (404, or an error body that means it). */
-  async getVm(identifier: string, signal: AbortSignal): Promise<VmData | undefined> {
+  /** undefined when VPSie says the VM does not exist (see meansGone). */
+  async getVm(identifier: string, signal: AbortSignal): Promise<{ vm: VmData; tags: unknown[] } | undefined> {
     try {
-      const env = await this.call<{ vmData?: VmData }>({ operation: 'get vm', method: 'GET', path: `vm/${identifier}`, signal });
+      const env = await this.call<{ vmData?: VmData; vmTags?: unknown }>(this.options.vmHttp, { operation: 'get vm', method: 'GET', path: `vm/${identifier}`, signal });
       const vm = env.data?.vmData;
       if (!vm || !isVmData(vm)) throw new CloudApiError(CLOUD, 'get vm', 'malformed', { status: 200 });
-      return vm;
+      return { vm, tags: Array.isArray(env.data?.vmTags) ? env.data.vmTags : [] };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (meansGone(err)) return undefined;
       throw err;
     }
   }
 
   /**
    * VPSie wants the account password and a reason to delete [sdk: govpsie
-   * DeleteServer, Terraform requires both]. Already gone (404) is success.
+   * DeleteServer, Terraform requires both]. Already gone (meansGone) is success.
    * DELETE is idempotent, so the shared client may retry it.
    */
   async deleteVm(identifier: string, password: string, reason: string, note: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.call({
+      await this.call(this.options.vmHttp, {
         operation: 'delete vm',
         method: 'DELETE',
         path: 'vm',
@@ -115,34 +165,85 @@ export class VpsieClient {
         signal,
       });
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!meansGone(err)) throw err;
     }
   }
 
-  /** Returns no identifier [sdk]; the script is found by name in listScripts. */
+  /** Returns no identifier [sdk: vpsieinc/govpsie scripts.go CreateScript]; the script is found by name in listScripts. */
   async addScript(body: { name: string; scriptContent: string; scriptType: 'bash'; tags: string[] }, signal: AbortSignal): Promise<void> {
-    await this.call({ operation: 'add script', method: 'POST', path: 'script/add', json: body, signal });
+    await this.call(this.options.appsHttp, { operation: 'add script', method: 'POST', path: 'script/add', json: body, signal });
   }
 
+  /**
+   * Every page of the script list. Its items may carry no body: the body is
+   * read with getScript [sdk: vpsieinc/govpsie scripts.go GetScript,
+   * `GET /apps/v2/script/{id}` → ScriptDetail]; the list has a `total`
+   * (ListScriptRoot.Total), so it is paged like the VM list.
+   */
   async listScripts(signal: AbortSignal): Promise<VpsieScript[]> {
-    const env = await this.call<VpsieScript[]>({ operation: 'list scripts', method: 'GET', path: 'scripts', signal });
-    return this.array<VpsieScript>(env.data, 'list scripts').filter(
-      (s) => typeof s?.identifier === 'string' && typeof s.script_name === 'string',
-    );
+    return this.pages<VpsieScript>(this.options.appsHttp, 'list scripts', 'scripts', {}, signal, (s): s is VpsieScript => {
+      const x = s as VpsieScript | undefined;
+      return typeof x?.identifier === 'string' && typeof x.script_name === 'string';
+    });
   }
 
-  /** Already gone (404) is success. */
+  /** A script with its body, or undefined when VPSie says it does not exist. */
+  async getScript(identifier: string, signal: AbortSignal): Promise<VpsieScript | undefined> {
+    try {
+      const env = await this.call<VpsieScript>(this.options.appsHttp, { operation: 'get script', method: 'GET', path: `script/${encodeURIComponent(identifier)}`, signal });
+      const s = env.data;
+      if (!s || typeof s.identifier !== 'string' || typeof s.script !== 'string') throw new CloudApiError(CLOUD, 'get script', 'malformed', { status: 200 });
+      return s;
+    } catch (err) {
+      if (meansGone(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Already gone is success. */
   async deleteScript(identifier: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.call({ operation: 'delete script', method: 'DELETE', path: 'script', json: { scriptIdentifier: identifier }, signal });
+      await this.call(this.options.appsHttp, { operation: 'delete script', method: 'DELETE', path: 'script', json: { scriptIdentifier: identifier }, signal });
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!meansGone(err)) throw err;
     }
   }
 
-  /** One request; a 2xx whose body says `error: true` becomes a VpsieBodyError. */
-  private async call<T>(req: CloudRequest): Promise<Envelope<T>> {
-    const res = await this.http.request<Envelope<T> | undefined>(req);
+  private async pages<T extends { identifier: string }>(
+    http: CloudHttpClient,
+    operation: string,
+    path: string,
+    query: Record<string, string>,
+    signal: AbortSignal,
+    keep: (v: unknown) => v is T,
+  ): Promise<T[]> {
+    const byId = new Map<string, T>();
+    let offset = 0;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const env = await this.call<T[]>(http, { operation, method: 'GET', path, searchParams: { ...query, offset, limit: PAGE_SIZE }, signal });
+      const rows = this.array<unknown>(env.data, operation);
+      for (const row of rows) if (keep(row) && !byId.has(row.identifier)) byId.set(row.identifier, row);
+      offset += rows.length;
+      // An empty page ends it. A short page ends it unless `total` says more rows follow (a server that caps
+      // its pages below our limit); a `total` that counts something else costs one more, empty, page.
+      if (rows.length === 0) return [...byId.values()];
+      if (rows.length < PAGE_SIZE && !(typeof env.total === 'number' && offset < env.total)) return [...byId.values()];
+    }
+    throw new CloudApiError(CLOUD, operation, 'malformed', { status: 200 });
+  }
+
+  /**
+   * One request; a 2xx whose body says `error: true` becomes a VpsieBodyError.
+   * A call cut while it waits for the rate limiter throws RequestNotSentError:
+   * the request never left.
+   */
+  private async call<T>(http: CloudHttpClient, req: CloudRequest): Promise<Envelope<T>> {
+    try {
+      await this.options.limiter.take(req.signal);
+    } catch (err) {
+      throw new RequestNotSentError(req.operation, err);
+    }
+    const res = await http.request<Envelope<T> | undefined>(req);
     const body = res.body;
     if (body === undefined || body === null) return { error: false };
     if (typeof body !== 'object' || Array.isArray(body)) {

@@ -11,27 +11,39 @@ import type { RetryPolicy } from '../../http/retry-policy.js';
 import { logger } from '../../observability/logger.js';
 import { parseDuration } from '../../support/duration.js';
 import { createVmRequest, isGone, markersOf, ownMarkers, toVmRecord } from './mapping.js';
-import { isMarkerValue, isValidHostname, markerTags, parseScriptMarkers, scriptMarkerLine, tagsCarry } from './markers.js';
+import { isMarkerValue, isValidHostname, markersOfTags, markerTags, parseScriptMarkers, scriptMarkerLine, tagsCarry, type Markers } from './markers.js';
+import { isRequestNotSent } from './request-not-sent-error.js';
+import { RequestRateLimiter } from './request-rate-limiter.js';
 import { parseProviderId } from './provider-id.js';
 import providerSpecSchema from './provider-spec.schema.json' with { type: 'json' };
 import { formatRecord, parseRecord, RequestLedger, type CreateRequestRecord } from './request-record.js';
 import secretSchema from './secret.schema.json' with { type: 'json' };
 import type { VmData, VpsieProviderSpec, VpsieScript, VpsieSecret } from './types.js';
-import { cloudMessageOf, isQuotaMessage, VpsieBodyError, VpsieClient } from './vpsie-client.js';
+import { cloudMessageOf, isQuotaMessage, VpsieBodyError, VpsieClient, type FlagEncoding } from './vpsie-client.js';
 
-/** Base URL including the version prefix (Terraform provider and 2024 client: /apps/v2 [sdk]). */
-export const DEFAULT_API_ENDPOINT = 'https://api.vpsie.com/apps/v2';
+/** VM calls, as VPSie's newest client makes them [sdk: vpsieinc/govpsie server.go serverBasePath = "/api/v2/vm"]. */
+export const DEFAULT_API_ENDPOINT = 'https://api.vpsie.com/api/v2';
+/** Pending view and scripts: `/apps/v2` in every VPSie client [sdk: govpsie pending.go, scripts.go]; default = the VM endpoint's origin + /apps/v2. */
+export const APPS_PATH = '/apps/v2';
+/** VPSie's autoscaler limits itself to this [sdk: vpsieinc/vpsie-k8s-autoscaler client.go DefaultRateLimit]. */
+export const DEFAULT_REQUESTS_PER_MINUTE = 100;
+/** How long a VM's ownership read from its tags is remembered (one GET per VM, not per poll). */
+const TAG_OWNERSHIP_TTL_MS = 10 * 60_000;
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 15 * 60_000;
 export const DEFAULT_DISCOVERY_CALL_BUDGET_MS = 45_000;
-/** Terraform's VPSie provider polls every 5 s [sdk]. */
+/** Terraform's VPSie provider polls every 5 s [sdk: vpsieinc/terraform-provider-vpsie internal/services/server/server_resource.go Create, time.Sleep(5 * time.Second)]. */
 export const DEFAULT_DISCOVERY_POLL_INTERVAL_MS = 5_000;
 const DEFAULT_DELETE_REASON = 'no longer needed';
 const MIN_DISCOVERY_TIMEOUT_MS = 1_000;
 const MAX_DISCOVERY_TIMEOUT_MS = 24 * 60 * 60_000;
 
 export interface VpsieProviderOptions {
-  /** Base URL with version prefix; env VPSIE_API_ENDPOINT; a Secret's `api-endpoint` wins. */
+  /** Base URL of the VM calls with version prefix; env VPSIE_API_ENDPOINT; a Secret's `api-endpoint` wins. */
   apiEndpoint?: string;
+  /** Base URL of the pending view and scripts; env VPSIE_APPS_ENDPOINT; a Secret's `apps-endpoint` wins; default origin of the VM endpoint + /apps/v2. */
+  appsEndpoint?: string;
+  /** Requests a minute per account and endpoint, shared by all Machines; env VPSIE_REQUESTS_PER_MINUTE; default 100. */
+  requestsPerMinute?: number;
   httpTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   /** Largest VPSie response body read (the shared client's default otherwise). */
@@ -66,7 +78,8 @@ interface Timing {
 
 /**
  * VPSie behind the CloudProvider interface. VPSie's create call is
- * asynchronous and answers no VM id [sdk]; the VM is found by hostname (=
+ * asynchronous and answers no VM id [sdk: vpsieinc/govpsie server.go CreateServer returns only an
+ * error]; the VM is found by hostname (=
  * Machine name), first in the pending view, later in the VM list [sdk]. See
  * VpsieSession.create for how that stays duplicate-free and bounded.
  */
@@ -74,6 +87,9 @@ export class VpsieProvider implements CloudProvider {
   readonly name = 'VPSie';
   readonly schemas = { providerSpec: providerSpecSchema, secret: secretSchema };
   private readonly httpClients = new Map<string, CloudHttpClient>();
+  private readonly limiters = new Map<string, RequestRateLimiter>();
+  /** VM identifier → its markers read from its tags (undefined: not ours), with the time read. */
+  private readonly tagOwnership = new Map<string, { markers: Markers | undefined; atMs: number }>();
   /** Create requests this process sent whose VM it has not seen listed yet. */
   private readonly ledger: RequestLedger;
   private readonly now: () => number;
@@ -106,6 +122,8 @@ export class VpsieProvider implements CloudProvider {
 
     const validSpec = spec as VpsieProviderSpec;
     const endpoint = secret['api-endpoint'] ?? this.options.apiEndpoint ?? process.env.VPSIE_API_ENDPOINT ?? DEFAULT_API_ENDPOINT;
+    const appsEndpoint = secret['apps-endpoint'] ?? this.options.appsEndpoint ?? process.env.VPSIE_APPS_ENDPOINT ?? `${new URL(endpoint).origin}${APPS_PATH}`;
+    const token = secret['api-token'];
     const timing: Timing = {
       callBudgetMs: this.options.discoveryCallBudgetMs ?? envDuration('VPSIE_DISCOVERY_CALL_BUDGET') ?? DEFAULT_DISCOVERY_CALL_BUDGET_MS,
       pollIntervalMs: this.options.discoveryPollIntervalMs ?? envDuration('VPSIE_DISCOVERY_POLL_INTERVAL') ?? DEFAULT_DISCOVERY_POLL_INTERVAL_MS,
@@ -113,8 +131,11 @@ export class VpsieProvider implements CloudProvider {
       recreateAfterTimeout: validSpec.discovery?.recreateAfterTimeout ?? false,
       now: this.now,
     };
+    const client = new VpsieClient({ vmHttp: this.http(endpoint, token), appsHttp: this.http(appsEndpoint, token), limiter: this.limiter(endpoint, token) });
     return new VpsieSession(
-      new VpsieClient(this.http(endpoint, secret['api-token'])),
+      client,
+      flagEncodingOf(endpoint),
+      this.tagOwnership,
       validSpec,
       machineClass,
       secretData['userData'],
@@ -125,9 +146,29 @@ export class VpsieProvider implements CloudProvider {
     );
   }
 
-  /** VPSie block storage has no CSI driver this driver knows; no PV is VPSie's. */
-  volumeId(): string | undefined {
-    return undefined;
+  /**
+   * A PV of VPSie's CSI driver: its volumeHandle is the VPSie storage
+   * identifier [sdk: vpsieinc/vpsie-csi driver.go DefaultDriverName =
+   * "vpsie.csi.vpsie.com"; the controller attaches the volume by that id].
+   * Any other PV is not VPSie's.
+   */
+  volumeId(pvSpec: Record<string, unknown>): string | undefined {
+    const csi = pvSpec['csi'] as { driver?: unknown; volumeHandle?: unknown } | undefined;
+    if (csi?.driver !== VPSIE_CSI_DRIVER || typeof csi.volumeHandle !== 'string' || csi.volumeHandle === '') return undefined;
+    return csi.volumeHandle;
+  }
+
+  /** One bucket per account (token) and VM endpoint: every session and Machine of that account shares it. */
+  private limiter(endpoint: string, token: string): RequestRateLimiter {
+    const id = createHash('sha256').update(`${new URL(endpoint).origin}\n${token}`).digest('hex');
+    let limiter = this.limiters.get(id);
+    if (!limiter) {
+      const env = Number(process.env.VPSIE_REQUESTS_PER_MINUTE);
+      const perMinute = this.options.requestsPerMinute ?? (Number.isFinite(env) && env > 0 ? env : DEFAULT_REQUESTS_PER_MINUTE);
+      limiter = new RequestRateLimiter(perMinute);
+      this.limiters.set(id, limiter);
+    }
+    return limiter;
   }
 
   /** One HTTP client per endpoint and token: a rotated Secret gets a fresh one without a restart. */
@@ -141,7 +182,8 @@ export class VpsieProvider implements CloudProvider {
         timeoutMs: this.options.httpTimeoutMs,
         retry: this.options.retry,
         maxResponseBytes: this.options.maxResponseBytes,
-        // [sdk] every VPSie-authored client sends the token in this header.
+        // Every VPSie-authored client sends the token in this header [sdk: vpsieinc/terraform-provider-vpsie
+        // internal/provider/provider.go `"Vpsie-Auth": accessToken`; govpsie firewallGroup_test.go].
         authorize: async () => ({ 'vpsie-auth': token, accept: 'application/json' }),
         errorMessage: cloudMessageOf,
         isQuota: (_status, message) => isQuotaMessage(message),
@@ -162,8 +204,6 @@ interface HostnameView {
   pendingMine: boolean;
   /** In the pending view with this hostname, without our tags. */
   pendingOther: boolean;
-  /** false when VPSie's `total` says the list left VMs out. */
-  complete: boolean;
 }
 
 /** One call's binding to a MachineClass and Secret: `open` runs once per RPC, so the call budget starts here. */
@@ -172,6 +212,8 @@ class VpsieSession implements CloudSession {
 
   constructor(
     private readonly client: VpsieClient,
+    private readonly flagEncoding: FlagEncoding,
+    private readonly tagOwnership: Map<string, { markers: Markers | undefined; atMs: number }>,
     private readonly spec: VpsieProviderSpec,
     private readonly machineClass: MachineClassRef,
     private readonly userData: Buffer | undefined,
@@ -191,9 +233,9 @@ class VpsieSession implements CloudSession {
    */
   async get(providerId: string, signal: AbortSignal): Promise<VmRecord | undefined> {
     const identifier = parseProviderId(providerId);
-    let vm = await this.client.getVm(identifier, signal);
+    let vm = (await this.client.getVm(identifier, signal))?.vm;
     if (!vm) {
-      const { vms } = await this.client.listVms(this.spec.projectId, signal);
+      const vms = await this.client.listVms(this.spec.projectId, signal);
       vm = vms.find((v) => v.identifier === identifier);
       if (vm) logger.warn('VPSie answered not found for a VM its list still shows; treating it as present', { providerId });
     }
@@ -216,7 +258,7 @@ class VpsieSession implements CloudSession {
       const view = await this.lookup(machineName, signal);
       if (view.mine.length > 0) {
         this.ledger.delete(this.ledgerKey(machineName));
-        return view.mine.map(toVmRecord);
+        return view.mine.map((vm) => this.record(vm));
       }
       if (!view.pendingMine) return [];
       const left = this.callDeadline - this.timing.now();
@@ -267,7 +309,7 @@ class VpsieSession implements CloudSession {
     if (view.mine.length > 1) throw outOfRange(hostname, view.mine);
     if (view.mine.length === 1) {
       this.ledger.delete(this.ledgerKey(hostname));
-      return toVmRecord(view.mine[0]!);
+      return this.record(view.mine[0]!);
     }
     if (view.foreign.length > 0) {
       throw new MachineError(
@@ -295,12 +337,6 @@ class VpsieSession implements CloudSession {
         `VPSie's pending view has a VM with hostname ${hostname} that does not carry the tags of machine ${hostname} in cluster ${this.machineClass.namespace}; the driver does not create a second VM with the same hostname`,
       );
     }
-    if (!view.complete) {
-      throw new MachineError(
-        MachineCode.Unavailable,
-        `VPSie's VM list says it left VMs out (its total is larger than the list), so the driver cannot be sure no VM with hostname ${hostname} exists; not creating one`,
-      );
-    }
     return this.createOnce(machine, signal);
   }
 
@@ -311,14 +347,13 @@ class VpsieSession implements CloudSession {
 
   /** ListMachines: listed, not gone, notes markers name this cluster and this class, and the machine marker is the VM's hostname. */
   async list(signal: AbortSignal): Promise<VmRecord[]> {
-    const { vms } = await this.client.listVms(this.spec.projectId, signal);
-    return vms
-      .filter((vm) => !isGone(vm) && this.inProject(vm))
-      .filter((vm) => {
-        const m = ownMarkers(vm);
-        return m !== undefined && m.cluster === this.machineClass.namespace && m.machineClass === this.machineClass.name;
-      })
-      .map(toVmRecord);
+    const vms = await this.client.listVms(this.spec.projectId, signal);
+    const out: VmRecord[] = [];
+    for (const vm of vms.filter((v) => !isGone(v) && this.inProject(v))) {
+      const m = await this.markersOfVm(vm, signal);
+      if (m !== undefined && m.cluster === this.machineClass.namespace && m.machineClass === this.machineClass.name) out.push(this.record(vm, m));
+    }
+    return out;
   }
 
   /**
@@ -346,16 +381,25 @@ class VpsieSession implements CloudSession {
     const delivery = this.spec.userDataDelivery ?? 'script';
     const hasUserData = this.userData !== undefined && this.userData.length > 0;
     const scriptIdentifier = delivery === 'script' && hasUserData ? await this.prepareScript(hostname, signal) : undefined;
-    const body = createVmRequest(this.spec, hostname, this.machineClass, {
-      scriptIdentifier,
-      userData: delivery === 'userData' ? this.userData : undefined,
-    });
+    const body = createVmRequest(
+      this.spec,
+      hostname,
+      this.machineClass,
+      { scriptIdentifier, userData: delivery === 'userData' ? this.userData : undefined },
+      this.flagEncoding,
+    );
     const record: CreateRequestRecord = { hostname, requestedAtMs: this.timing.now() };
     this.ledger.set(this.ledgerKey(hostname), record.requestedAtMs);
     try {
       await this.client.createVm(body, signal);
       logger.info('VPSie create vm requested; it answers no id, discovering the VM by hostname', { hostname });
     } catch (err) {
+      if (isRequestNotSent(err)) {
+        // Cut while waiting for the rate limiter: the create never left, nothing to name. The script stays
+        // (the next attempt finds it by name and reuses it).
+        this.ledger.delete(this.ledgerKey(hostname));
+        throw asMachineError(err.cause, signal);
+      }
       if (isDefiniteRefusal(err)) {
         this.ledger.delete(this.ledgerKey(hostname));
         if (scriptIdentifier) {
@@ -388,7 +432,7 @@ class VpsieSession implements CloudSession {
         if (view.mine.length === 1) {
           this.ledger.delete(this.ledgerKey(hostname));
           logger.info('discovered the VM by hostname', { hostname, providerId: `vpsie://${view.mine[0]!.identifier}` });
-          return toVmRecord(view.mine[0]!);
+          return this.record(view.mine[0]!);
         }
         pending = view.pendingMine || view.pendingOther;
       } catch (err) {
@@ -466,39 +510,86 @@ class VpsieSession implements CloudSession {
   private async prepareScript(hostname: string, signal: AbortSignal): Promise<string> {
     const markers = markersOf(hostname, this.machineClass);
     const content = `${this.userData!.toString('utf8').trimEnd()}\n${scriptMarkerLine(markers)}\n`;
+    const scriptKey = `${this.ledgerKey(hostname)}|script`;
     const existing = await this.scriptsOf(hostname, signal);
     const same = existing.filter((s) => normalise(s.script) === normalise(content));
-    if (existing.length === 1 && same.length === 1) return same[0]!.identifier;
-    for (const stale of existing) await this.client.deleteScript(stale.identifier, signal);
-    await this.client.addScript({ name: hostname, scriptContent: content, scriptType: 'bash', tags: markerTags(markers) }, signal);
+    if (same.length > 0) {
+      // Keep one; extra copies of ours (an add whose answer was lost, a restart) go.
+      for (const extra of existing.filter((s) => s !== same[0])) await this.client.deleteScript(extra.identifier, signal);
+      this.ledger.delete(scriptKey);
+      return same[0]!.identifier;
+    }
+    // An add this process sent may not be listed yet: never add a second one while it may still appear.
+    const addedAt = this.ledger.get(scriptKey);
+    const addPending = addedAt !== undefined && this.timing.now() - addedAt < this.timing.discoveryTimeoutMs;
+    if (!addPending) {
+      for (const stale of existing) await this.client.deleteScript(stale.identifier, signal);
+      this.ledger.set(scriptKey, this.timing.now());
+      await this.client.addScript({ name: hostname, scriptContent: content, scriptType: 'bash', tags: markerTags(markers) }, signal);
+    }
     for (;;) {
-      const found = await this.scriptsOf(hostname, signal);
-      if (found.length > 0) return found[found.length - 1]!.identifier;
+      const found = (await this.scriptsOf(hostname, signal)).filter((s) => normalise(s.script) === normalise(content));
+      if (found.length > 0) {
+        this.ledger.delete(scriptKey);
+        return found[found.length - 1]!.identifier;
+      }
       const left = this.callDeadline - this.timing.now();
       if (left <= 0) {
-        throw new MachineError(MachineCode.Unavailable, `VPSie does not list the boot script of machine ${hostname} yet; no VM was requested, the next call tries again`);
+        throw new MachineError(MachineCode.Unavailable, `VPSie does not list the boot script of machine ${hostname} yet; no VM was requested, the next call looks again and does not add another script`);
       }
       await sleep(Math.min(this.timing.pollIntervalMs, left), undefined, { signal });
     }
   }
 
+  /**
+   * Our scripts of this Machine: named `<hostname>.sh` [sdk: VP-CAPI] in any
+   * page of the list, with the marker line in the body read by the detail call
+   * (the list is not assumed to carry bodies [sdk: govpsie GetScript]).
+   */
   private async scriptsOf(hostname: string, signal: AbortSignal): Promise<VpsieScript[]> {
-    const scripts = await this.client.listScripts(signal);
-    return scripts.filter((s) => {
-      if (s.script_name !== `${hostname}.sh` && s.script_name !== hostname) return false;
-      const m = parseScriptMarkers(s.script);
-      return m !== undefined && m.cluster === this.machineClass.namespace && m.machine === hostname;
-    });
+    const named = (await this.client.listScripts(signal)).filter((s) => s.script_name === `${hostname}.sh` || s.script_name === hostname);
+    const out: VpsieScript[] = [];
+    for (const s of named) {
+      const detail = await this.client.getScript(s.identifier, signal);
+      if (!detail) continue;
+      const m = parseScriptMarkers(detail.script);
+      if (m !== undefined && m.cluster === this.machineClass.namespace && m.machine === hostname) out.push({ ...s, script: detail.script });
+    }
+    return out;
+  }
+
+  /**
+   * The markers of a listed VM: its notes marker, else (notes shortened or
+   * re-encoded beyond recognition) its tags from GET /vm/{id}. Either must
+   * name the VM's own hostname. Tag answers are remembered per VM.
+   */
+  private async markersOfVm(vm: VmData, signal: AbortSignal): Promise<Markers | undefined> {
+    const fromNotes = ownMarkers(vm);
+    if (fromNotes) return fromNotes;
+    if (isGone(vm) || !isValidHostname(vm.hostname)) return undefined;
+    const cached = this.tagOwnership.get(vm.identifier);
+    if (cached && this.timing.now() - cached.atMs < TAG_OWNERSHIP_TTL_MS) return cached.markers;
+    const got = await this.client.getVm(vm.identifier, signal);
+    const fromTags = got ? markersOfTags(got.tags) : undefined;
+    const markers = fromTags && fromTags.machine === vm.hostname ? fromTags : undefined;
+    this.tagOwnership.set(vm.identifier, { markers, atMs: this.timing.now() });
+    return markers;
+  }
+
+  /** A VM known to be ours, with the Machine its markers name (notes or tags). */
+  private record(vm: VmData, markers?: Markers): VmRecord {
+    return { ...toVmRecord(vm), machineName: markers?.machine ?? vm.hostname };
   }
 
   /** One VM list request, plus the pending view when the list has no VM of ours. */
   private async lookup(hostname: string, signal: AbortSignal): Promise<HostnameView> {
     const cluster = this.machineClass.namespace;
     const listed = async () => {
-      const { vms, complete } = await this.client.listVms(this.spec.projectId, signal);
+      const vms = await this.client.listVms(this.spec.projectId, signal);
       const same = vms.filter((vm) => vm.hostname === hostname && !isGone(vm) && this.inProject(vm));
-      const mine = same.filter((vm) => ownMarkers(vm)?.cluster === cluster);
-      return { mine, foreign: same.filter((vm) => !mine.includes(vm)), complete };
+      const mine: VmData[] = [];
+      for (const vm of same) if ((await this.markersOfVm(vm, signal))?.cluster === cluster) mine.push(vm);
+      return { mine, foreign: same.filter((vm) => !mine.includes(vm)) };
     };
     let view = await listed();
     let pendingMine = false;
@@ -527,6 +618,14 @@ class VpsieSession implements CloudSession {
   private ledgerKey(hostname: string): string {
     return this.ledgerPrefix + hostname;
   }
+}
+
+/** VPSie's CSI driver name [sdk: vpsieinc/vpsie-csi driver.go DefaultDriverName]. */
+export const VPSIE_CSI_DRIVER = 'vpsie.csi.vpsie.com';
+
+/** `/apps/v2/vm` takes numbers, `/api/v2/vm` strings (mapping.ts flag). */
+export function flagEncodingOf(vmEndpoint: string): FlagEncoding {
+  return new URL(vmEndpoint).pathname.replace(/\/+$/, '').endsWith(APPS_PATH) ? 'number' : 'string';
 }
 
 function outOfRange(hostname: string, vms: VmData[]): MachineError {

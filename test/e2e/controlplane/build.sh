@@ -60,7 +60,11 @@ newmod() { # newmod <dir> <module path>
 }
 
 # ---- kube-apiserver ---------------------------------------------------------
-if [[ -x "$BIN/kube-apiserver" ]] && "$BIN/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes v$K8S_VERSION"; then
+# Version checks read the whole output before matching: with pipefail, `grep -q` or
+# `head` closing the pipe early makes the writer die of SIGPIPE (exit 141), which
+# failed a cold build at "etcd: version check".
+version_of() { "$1" --version 2>/dev/null || true; }
+if [[ -x "$BIN/kube-apiserver" ]] && grep -qx "Kubernetes v$K8S_VERSION" <<<"$(version_of "$BIN/kube-apiserver")"; then
   log "kube-apiserver v$K8S_VERSION: already built"
 else
   t0=$SECONDS
@@ -101,7 +105,7 @@ else
 fi
 
 # ---- etcd --------------------------------------------------------------------
-if [[ -x "$BIN/etcd" ]] && "$BIN/etcd" --version 2>/dev/null | grep -q "etcd Version: $ETCD_VERSION\$"; then
+if [[ -x "$BIN/etcd" ]] && grep -q "etcd Version: $ETCD_VERSION\$" <<<"$(version_of "$BIN/etcd")"; then
   log "etcd $ETCD_VERSION: already built"
 else
   t0=$SECONDS
@@ -116,7 +120,8 @@ else
   go build -ldflags="-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3
   mv -f "$BIN/etcd.tmp" "$BIN/etcd"
   STEP="etcd: version check"
-  "$BIN/etcd" --version | head -1
+  etcd_version="$("$BIN/etcd" --version)"
+  echo "${etcd_version%%$'\n'*}"
   log "etcd built in $((SECONDS - t0))s"
 fi
 

@@ -15,17 +15,30 @@ export type * from './types.js';
 export const FAKE_TOKEN = 'fake-vpsie-token';
 export const FAKE_ACCOUNT_PASSWORD = 'fake-account-password';
 const PREFIX = '/apps/v2';
+/** VPSie's newest client sends VM calls here [sdk: vpsieinc/govpsie server.go serverBasePath]. */
+const VM_PREFIX = '/api/v2';
 
 export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<VpsieFake> {
-  const store = new VpsieStore({
+  const timing = {
     pendingAfterMs: options.pendingAfterMs ?? 0,
     visibleAfterMs: options.visibleAfterMs ?? 50,
     runningAfterMs: options.runningAfterMs ?? 50,
     deleteAfterMs: options.deleteAfterMs ?? 50,
     scriptVisibleAfterMs: options.scriptVisibleAfterMs ?? 0,
-  });
+  };
+  const store = new VpsieStore(timing);
   const tokens = options.tokens ?? [FAKE_TOKEN];
-  const routeOptions = { accountPassword: options.accountPassword ?? FAKE_ACCOUNT_PASSWORD, rejectDuplicateHostnames: options.rejectDuplicateHostnames ?? false };
+  const routeOptions = {
+    accountPassword: options.accountPassword ?? FAKE_ACCOUNT_PASSWORD,
+    rejectDuplicateHostnames: options.rejectDuplicateHostnames ?? false,
+    notFoundStatus: options.notFoundStatus ?? 404,
+    defaultPageSize: options.defaultPageSize,
+    maxPageSize: options.maxPageSize ?? 1000,
+    scriptListBodies: options.scriptListBodies ?? true,
+  };
+  const transformNotes = options.transformNotes;
+  if (transformNotes) store.transformNotes = transformNotes;
+  const rate = options.rateLimitPerMinute === undefined ? undefined : new SlidingWindow(options.rateLimitPerMinute);
   const faults = new FaultQueue();
   const requests: RecordedRequest[] = [];
   const closing = new AbortController();
@@ -64,9 +77,15 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
       return;
     }
     let response: FakeResponse;
-    if (!url.pathname.startsWith(`${PREFIX}/`)) response = { status: 404, body: { error: true, code: 404, message: 'route not found' } };
+    const family = url.pathname.startsWith(`${PREFIX}/`) ? PREFIX : url.pathname.startsWith(`${VM_PREFIX}/`) ? VM_PREFIX : undefined;
+    if (rate && !rate.take()) {
+      // VPSie's throttling is [unconfirmed]; its autoscaler expects 429 [sdk: vpsie-k8s-autoscaler client.go IsRateLimited].
+      write(res, { status: 429, body: { error: true, code: 429, message: 'Too many requests' }, headers: { 'retry-after': '1' } });
+      return;
+    }
+    if (!family) response = { status: 404, body: { error: true, code: 404, message: 'route not found' } };
     else if (!tokens.includes(String(req.headers['vpsie-auth'] ?? ''))) response = { status: 401, body: { error: true, code: 401, message: 'Unauthorized' } };
-    else response = handleApi(store, { method, path: url.pathname.slice(PREFIX.length), query: Object.fromEntries(url.searchParams), body, invalidJson }, routeOptions);
+    else response = handleApi(store, { method, family, path: url.pathname.slice(family.length), query: Object.fromEntries(url.searchParams), body, invalidJson }, routeOptions);
     if (fault?.afterSuccess === 'drop') {
       req.socket.destroy();
       return;
@@ -93,6 +112,7 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
   return {
     url,
     apiUrl: `${url}${PREFIX}`,
+    vmApiUrl: `${url}${VM_PREFIX}`,
     requests,
     vms: () => store.all(),
     scripts: () => store.scripts(),
@@ -100,6 +120,9 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
     seedPending: (p) => store.seedPending(p),
     seedScript: (s) => store.seedScript(s.name, s.script, s.tags ?? []),
     patchVm: (id, patch) => store.patch(id, patch),
+    setVisibleAfterMs: (ms) => {
+      timing.visibleAfterMs = ms;
+    },
     setListTotalExtra: (n) => {
       store.listTotalExtra = n;
     },
@@ -117,6 +140,19 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
         for (const socket of sockets) socket.destroy();
       }),
   };
+}
+
+/** Requests allowed in any 60-second window. */
+class SlidingWindow {
+  private readonly times: number[] = [];
+  constructor(private readonly perMinute: number) {}
+  take(): boolean {
+    const now = Date.now();
+    while (this.times.length > 0 && now - this.times[0]! >= 60_000) this.times.shift();
+    if (this.times.length >= this.perMinute) return false;
+    this.times.push(now);
+    return true;
+  }
 }
 
 /** Injected failures, consumed first-registered-first by the requests they match. */

@@ -13,8 +13,10 @@ export interface FakeResponse {
 
 export interface ApiRequest {
   method: string;
-  /** Path below /apps/v2, e.g. /vm/pending. */
+  /** Path below the family prefix, e.g. /vm/pending. */
   path: string;
+  /** `/api/v2` (VM calls of VPSie's newest client) or `/apps/v2` (everything, older VM path). */
+  family: '/api/v2' | '/apps/v2';
   query: Record<string, string>;
   body: unknown;
   invalidJson?: boolean;
@@ -34,43 +36,92 @@ const FLAGS = ['addPublicIpV4', 'addPublicIpV6', 'addPrivateIp', 'backupEnabled'
 export interface RouteOptions {
   accountPassword: string;
   rejectDuplicateHostnames: boolean;
+  /** Status of the "not found" answer for an unknown VM or script (VPSie's clients read only the message). */
+  notFoundStatus: number;
+  /** Rows of a list page when the request names no `limit` (undefined: all). */
+  defaultPageSize?: number;
+  /** Largest page the fake serves, whatever `limit` asks. */
+  maxPageSize: number;
+  /** false: the script list leaves out each script's body (only GET /script/{id} has it). */
+  scriptListBodies: boolean;
+}
+
+/**
+ * One page of a list: `offset`/`limit` as VPSie's other lists take them [sdk: vpsieinc/govpsie
+ * storage.go `storages?offset=%d&limit…`, datacenter.go, domain.go; vpsieinc/vpsie-csi
+ * pkg/driver/controller.go asks PerPage 1000]. govpsie's VM list (server.go ListServer) and script
+ * list (scripts.go GetScripts) send no paging parameters, so whether /vm and /scripts page by
+ * default, and their largest page, are [unconfirmed]: options. `offset` counts rows here; govpsie
+ * fills it from ListOptions.Page, so it may be a page number on the real API [unconfirmed].
+ */
+function page<T>(rows: T[], query: Record<string, string>, options: RouteOptions): T[] {
+  const offset = Math.max(0, Number.parseInt(query.offset ?? '0', 10) || 0);
+  const asked = query.limit === undefined ? options.defaultPageSize : Number.parseInt(query.limit, 10) || options.defaultPageSize;
+  const size = Math.min(asked ?? rows.length, options.maxPageSize);
+  return rows.slice(offset, offset + size);
+}
+
+/** VPSie's clients never read an error's status, only its message [sdk: govpsie govpsie.go Do; terraform-provider-vpsie server_resource.go Read keys on "not found"]. */
+function notFound(what: string, options: RouteOptions): FakeResponse {
+  return apiError(options.notFoundStatus, `${what} not found`);
 }
 
 export function handleApi(store: VpsieStore, req: ApiRequest, options: RouteOptions): FakeResponse {
   if (req.invalidJson) return apiError(400, 'invalid JSON body');
   const { method, path } = req;
-  if (path === '/vm' && method === 'GET') return listVms(store, req.query.projectId);
-  if (path === '/vm' && method === 'POST') return createVm(store, req.body, options);
+  // VM calls live under both prefixes [sdk: govpsie server.go /api/v2/vm; terraform-provider-vpsie via govpsie 2024 /apps/v2/vm];
+  // the pending view and scripts only under /apps/v2 [sdk: govpsie pending.go, scripts.go].
+  if (path === '/vm' && method === 'GET') return listVms(store, req.query, options);
+  if (path === '/vm' && method === 'POST') return createVm(store, req.body, options, req.family);
   if (path === '/vm' && method === 'DELETE') return deleteVm(store, req.body, options);
+  if (req.family === '/api/v2' && path !== '/vm' && !/^\/vm\/(?!pending$)[^/]+$/.test(path)) return apiError(404, 'route not found');
   if (path === '/vm/pending' && method === 'GET') return { status: 200, body: { error: false, data: store.pending().map(pendingView) } };
   const vmMatch = /^\/vm\/([^/]+)$/.exec(path);
-  if (vmMatch && method === 'GET') return getVm(store, decodeURIComponent(vmMatch[1]!));
+  if (vmMatch && method === 'GET') return getVm(store, decodeURIComponent(vmMatch[1]!), options);
   if (path === '/script/add' && method === 'POST') return addScript(store, req.body);
   if (path === '/scripts' && method === 'GET') {
-    const data = store.listScripts().map(({ visibleAtMs: _v, scriptType: _t, tags: _g, ...s }) => ({ ...s, user_id: 1, box_id: null, box_identifier: null, created_by: 'api' }));
-    return { status: 200, body: { error: false, data, total: data.length } };
+    const all = store.listScripts().map(({ visibleAtMs: _v, scriptType: _t, tags: _g, script, ...s }) => ({
+      ...s,
+      ...(options.scriptListBodies ? { script } : {}),
+      user_id: 1,
+      box_id: null,
+      box_identifier: null,
+      created_by: 'api',
+    }));
+    return { status: 200, body: { error: false, data: page(all, req.query, options), total: all.length } };
+  }
+  const scriptMatch = /^\/script\/([^/]+)$/.exec(path);
+  if (scriptMatch && scriptMatch[1] !== 'add' && method === 'GET') {
+    // GET /apps/v2/script/{id} → ScriptDetail [sdk: govpsie scripts.go GetScript].
+    const s = store.findScript(decodeURIComponent(scriptMatch[1]!));
+    if (!s) return notFound('Script', options);
+    return { status: 200, body: { error: false, data: { id: 1, identifier: s.identifier, name: s.script_name.replace(/\.sh$/, ''), script_name: s.script_name, script: s.script, type: s.scriptType, created_on: s.created_on } } };
   }
   if (path === '/script' && method === 'DELETE') {
     const id = (req.body as { scriptIdentifier?: unknown } | undefined)?.scriptIdentifier;
     if (typeof id !== 'string') return apiError(400, 'scriptIdentifier is required');
-    return store.deleteScript(id) ? { status: 200, body: { error: false, message: 'Script deleted' } } : apiError(404, 'Script not found');
+    return store.deleteScript(id) ? { status: 200, body: { error: false, message: 'Script deleted' } } : notFound('Script', options);
   }
   return apiError(404, 'route not found');
 }
 
-function listVms(store: VpsieStore, projectId: string | undefined): FakeResponse {
-  const data = store.list(projectId).map(vmView);
-  return { status: 200, body: { error: false, data, total: data.length + store.listTotalExtra } };
+function listVms(store: VpsieStore, query: Record<string, string>, options: RouteOptions): FakeResponse {
+  const all = store.list(query.projectId).map(vmView);
+  // What `total` counts is [unconfirmed]: setListTotalExtra makes it larger than the rows (other projects, deleted VMs...).
+  return { status: 200, body: { error: false, data: page(all, query, options), total: all.length + store.listTotalExtra } };
 }
 
-function getVm(store: VpsieStore, identifier: string): FakeResponse {
+function getVm(store: VpsieStore, identifier: string, options: RouteOptions): FakeResponse {
   const vm = store.find(identifier);
-  // How VPSie answers an unknown identifier is [unconfirmed]; the fake says 404 with its error body.
-  if (!vm) return apiError(404, 'VM not found');
+  // The status of this answer is [unconfirmed]; VPSie's clients read only its message (notFound).
+  if (!vm) return notFound('VM', options);
+  // Tags come only here [sdk: vpsieinc/govpsie server.go ListServerByIdentifierRoot.Data.VmTags]; listed rows
+  // (VmData) carry none. govpsie declares VmTags as an empty struct, so the item shape `{tag}` is [unconfirmed]
+  // (the adapter reads a string or a `name`/`tag`/`value` field).
   return { status: 200, body: { error: false, data: { vmData: vmView(vm), vmTags: vm.tags.map((t) => ({ tag: t })), privateIpData: [], floatingIpData: [] } } };
 }
 
-function createVm(store: VpsieStore, body: unknown, options: RouteOptions): FakeResponse {
+function createVm(store: VpsieStore, body: unknown, options: RouteOptions, family: ApiRequest['family']): FakeResponse {
   if (!isObject(body)) return apiError(400, 'request body must be an object');
   for (const field of ['resourceIdentifier', 'osIdentifier', 'dcIdentifier', 'hostname']) {
     if (typeof body[field] !== 'string' || body[field] === '') return apiError(400, `${field} is required`);
@@ -89,9 +140,15 @@ function createVm(store: VpsieStore, body: unknown, options: RouteOptions): Fake
   if (body.userData !== undefined && (typeof body.userData !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(body.userData))) {
     return apiError(400, 'userData must be base64');
   }
-  // The API silently ignores numeric 0/1 [sdk]: only strings count.
+  // /api/v2/vm ignores numeric 0/1 [sdk: govpsie commit 4022865]: only strings count there.
+  // /apps/v2/vm is sent numbers by every client that uses it [sdk: terraform-provider-vpsie ValueInt64Pointer(),
+  // cluster-api-provider-vpsie AddPublicIpV4: 1]: the fake honours only numbers there. Stored as "0"/"1".
   const flags: Record<string, string> = {};
-  for (const f of FLAGS) if (body[f] === '0' || body[f] === '1') flags[f] = body[f] as string;
+  for (const f of FLAGS) {
+    const v = body[f];
+    if (family === '/api/v2' && (v === '0' || v === '1')) flags[f] = v;
+    if (family === '/apps/v2' && (v === 0 || v === 1)) flags[f] = String(v);
+  }
   store.create({
     hostname,
     projectId: projectId as string | number,
@@ -116,7 +173,7 @@ function deleteVm(store: VpsieStore, body: unknown, options: RouteOptions): Fake
   if (typeof stat?.reason !== 'string' || stat.reason === '') return apiError(400, 'deleteStatistic.reason is required');
   // A wrong password answered with HTTP 200 and an error body: one [unconfirmed] guess at VPSie's habit.
   if (body.password !== options.accountPassword) return errorBody200('Invalid password');
-  return store.requestDelete(body.vmIdentifier) ? { status: 200, body: { error: false, message: 'VM deleted' } } : apiError(404, 'VM not found');
+  return store.requestDelete(body.vmIdentifier) ? { status: 200, body: { error: false, message: 'VM deleted' } } : notFound('VM', options);
 }
 
 function addScript(store: VpsieStore, body: unknown): FakeResponse {

@@ -45,6 +45,8 @@ export class VpsieStore {
   private nextId = 1000;
   private ipCounter = 0;
   listTotalExtra = 0;
+  /** Applied to notes as they are stored (VpsieFakeOptions.transformNotes). */
+  transformNotes: (notes: string) => string = (n) => n;
 
   constructor(private readonly timing: StoreTiming) {
     this.now = timing.now ?? Date.now;
@@ -190,7 +192,7 @@ export class VpsieStore {
       dcIdentifier: input.dcIdentifier,
       resourceIdentifier: input.resourceIdentifier,
       osIdentifier: input.osIdentifier,
-      notes: input.notes,
+      notes: input.notes === undefined ? undefined : this.transformNotes(input.notes),
       tags: [...(input.tags ?? [])],
       sshKeyIdentifier: input.sshKeyIdentifier,
       scriptIdentifier: input.scriptIdentifier,

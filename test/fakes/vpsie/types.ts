@@ -17,6 +17,22 @@ export interface VpsieFakeOptions {
   accountPassword?: string;
   /** Refuse a create whose hostname a VM (listed or pending) already has; whether VPSie does is [unconfirmed]. Default false. */
   rejectDuplicateHostnames?: boolean;
+  /**
+   * Status of the answer to an unknown VM or script (GET, DELETE), always with message "… not found".
+   * VPSie's clients never read the status [sdk: vpsieinc/govpsie govpsie.go Do]; the Terraform provider
+   * keys on the message [sdk: terraform-provider-vpsie server_resource.go Read]. Default 404.
+   */
+  notFoundStatus?: number;
+  /** Rows per page of GET /vm and GET /scripts when the request names no `limit` (default: all) [unconfirmed]. */
+  defaultPageSize?: number;
+  /** The largest page served whatever `limit` asks (default 1000) [unconfirmed]. */
+  maxPageSize?: number;
+  /** false: GET /scripts leaves out each `script` body; GET /script/{id} has it [sdk: govpsie GetScript]. Default true. */
+  scriptListBodies?: boolean;
+  /** What VPSie does to a stored `notes` text, e.g. trimming or HTML-encoding [unconfirmed]; default verbatim. */
+  transformNotes?: (notes: string) => string;
+  /** Answer 429 (Retry-After: 1) beyond this many requests a minute [unconfirmed; VPSie's autoscaler stays at 100]. */
+  rateLimitPerMinute?: number;
   /** Port to listen on, 127.0.0.1 only (default 0 = any free port). */
   port?: number;
 }
@@ -105,8 +121,10 @@ export interface FaultSpec {
 export interface VpsieFake {
   /** http://127.0.0.1:PORT */
   url: string;
-  /** `${url}/apps/v2`, the API base URL the adapter is configured with. */
+  /** `${url}/apps/v2`: pending view, scripts, and the older VM path. */
   apiUrl: string;
+  /** `${url}/api/v2`: the VM path of VPSie's newest client. */
+  vmApiUrl: string;
   /** Every request in arrival order. */
   requests: RecordedRequest[];
   /** Every VM the fake knows that is not gone, in every phase. */
@@ -120,6 +138,8 @@ export interface VpsieFake {
   /** Change a VM's flags, e.g. { is_suspended: 1 }. */
   patchVm(identifier: string, patch: Partial<Pick<FakeVm, 'is_suspended' | 'is_terminated' | 'is_deleted' | 'notes'>>): void;
   /** Make GET /vm answer a `total` this much larger than its list (a list that left VMs out). */
+  /** For VMs created from now on: how long they stay in the pending view before they are listed. */
+  setVisibleAfterMs(ms: number): void;
   setListTotalExtra(n: number): void;
   injectFault(f: FaultSpec): void;
   clearFaults(): void;

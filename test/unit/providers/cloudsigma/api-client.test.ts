@@ -1,4 +1,5 @@
 import nock from 'nock';
+import { isolateNock } from '../../nock-isolation.js';
 import { CloudApiError } from '../../../../src/http/cloud-api-error.js';
 import { CloudHttpClient } from '../../../../src/http/cloud-http-client.js';
 import { CloudSigmaApi } from '../../../../src/providers/cloudsigma/api-client.js';
@@ -7,9 +8,7 @@ import type { CloudSigmaAuth } from '../../../../src/providers/cloudsigma/auth.j
 const BASE = 'http://zrh.cloudsigma.test/api/2.0/';
 const signal = new AbortController().signal;
 
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => nock.cleanAll());
-afterAll(() => nock.enableNetConnect());
+isolateNock();
 
 function setup(pageSize = 3) {
   let invalidated = 0;

@@ -1,9 +1,8 @@
 import nock from 'nock';
+import { isolateNock } from '../../nock-isolation.js';
 import { BasicAuth, ImpersonationFlow } from '../../../../src/providers/cloudsigma/auth.js';
 
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => nock.cleanAll());
-afterAll(() => nock.enableNetConnect());
+isolateNock();
 
 const TOKEN_PATH = '/realms/cloudsigma/protocol/openid-connect/token';
 const config = {

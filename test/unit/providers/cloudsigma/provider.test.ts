@@ -1,12 +1,11 @@
 import nock from 'nock';
+import { isolateNock } from '../../nock-isolation.js';
 import { CloudSigmaProvider } from '../../../../src/providers/cloudsigma/cloudsigma-provider.js';
 
-beforeAll(() => nock.disableNetConnect());
+isolateNock();
 afterEach(() => {
-  nock.cleanAll();
   delete process.env.CLOUDSIGMA_API_ENDPOINT;
 });
-afterAll(() => nock.enableNetConnect());
 
 const LIB = 'c7105ec8-5d60-43a7-a11b-18dcfc1a4433';
 const cls = (extra: Record<string, unknown> = {}) => ({

@@ -1,15 +1,14 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import nock from 'nock';
+import { isolateNock } from '../../nock-isolation.js';
 import { ServiceAccountKeyFlow } from '../../../../src/providers/stackit/access-token.js';
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const privateKeyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
 const credentials = { kid: 'kid-9', iss: 'sa@sa.stackit.cloud', sub: 'sub-9', aud: 'https://aud.example', privateKeyPem };
 
-beforeAll(() => nock.disableNetConnect());
-afterEach(() => nock.cleanAll());
-afterAll(() => nock.enableNetConnect());
+isolateNock();
 
 test('signs an RS512 JWT with the key’s claims and caches the token; concurrent callers share one refresh', async () => {
   let assertion = '';

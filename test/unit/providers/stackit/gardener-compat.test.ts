@@ -1,6 +1,7 @@
 // The small rules behind issue 11: unset values, the cluster marker, allowedAddresses merging and
 // the endpoint env names with their precedence.
 import nock from 'nock';
+import { isolateNock } from '../../nock-isolation.js';
 import { withAllowedAddresses } from '../../../../src/providers/stackit/allowed-addresses.js';
 import { CLUSTER_LABEL, GARDENER_CLUSTER_LABEL, clusterMarker } from '../../../../src/providers/stackit/markers.js';
 import { StackitProvider } from '../../../../src/providers/stackit/stackit-provider.js';
@@ -11,12 +12,10 @@ const cls = { name: 'alpha-worker-z1', namespace: 'shoot--garden--alpha', provid
 const secret = { 'project-id': Buffer.from(PROJECT), token: Buffer.from('tok') };
 const ENV = ['STACKIT_IAAS_ENDPOINT', 'STACKIT_API_ENDPOINT', 'STACKIT_TOKEN_BASEURL', 'STACKIT_TOKEN_ENDPOINT'];
 
-beforeAll(() => nock.disableNetConnect());
+isolateNock();
 afterEach(() => {
-  nock.cleanAll();
   for (const name of ENV) delete process.env[name];
 });
-afterAll(() => nock.enableNetConnect());
 
 test('null, empty strings, lists and objects are unset; label values stay as given', () => {
   expect(

@@ -1,9 +1,10 @@
 import nock from 'nock';
+import { isolateNock } from '../../nock-isolation.js';
 import { MachineCode } from '../../../../src/driver/codes.js';
 import { asMachineError } from '../../../../src/driver/errors.js';
 import { CloudApiError } from '../../../../src/http/cloud-api-error.js';
-import { isQuotaMessage, statusForErrorBody, VpsieBodyError } from '../../../../src/providers/vpsie/vpsie-client.js';
-import { DEFAULT_API_ENDPOINT, formatMs, VpsieProvider } from '../../../../src/providers/vpsie/vpsie-provider.js';
+import { isQuotaMessage, meansGone, statusForErrorBody, VpsieBodyError } from '../../../../src/providers/vpsie/vpsie-client.js';
+import { DEFAULT_API_ENDPOINT, flagEncodingOf, formatMs, VPSIE_CSI_DRIVER, VpsieProvider } from '../../../../src/providers/vpsie/vpsie-provider.js';
 
 const cls = { name: 'alpha-worker-z1', namespace: 'shoot--garden--alpha', provider: 'VPSie', providerSpec: { projectId: 42, dcIdentifier: 'dc', resourceIdentifier: 'plan', osIdentifier: 'os' } };
 const secret = (extra: Record<string, string> = {}) =>
@@ -12,12 +13,10 @@ const provider = (apiEndpoint: string | null = 'http://vpsie.test/apps/v2') => n
 const signal = () => new AbortController().signal;
 const notes = 'mcm-grpc-driver: cluster=shoot--garden--alpha class=alpha-worker-z1 machine=m-1';
 
-beforeAll(() => nock.disableNetConnect());
+isolateNock();
 afterEach(() => {
-  nock.cleanAll();
   delete process.env.VPSIE_API_ENDPOINT;
 });
-afterAll(() => nock.enableNetConnect());
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -46,7 +45,7 @@ test('error bodies: the status they stand for', () => {
 });
 
 test('the token travels in the Vpsie-Auth header; HTTP 200 with an error body is an error with its message', async () => {
-  nock('http://vpsie.test').matchHeader('vpsie-auth', 'tok-1').get('/apps/v2/vm').query({ projectId: '42' }).reply(200, { error: true, message: 'Invalid projectId' });
+  nock('http://vpsie.test').matchHeader('vpsie-auth', 'tok-1').get('/apps/v2/vm').query({ projectId: '42', offset: '0', limit: '1000' }).reply(200, { error: true, message: 'Invalid projectId' });
   const session = await provider().open(cls, secret(), 'create');
   const err = await failure(session.list(signal()));
   expect(err).toBeInstanceOf(VpsieBodyError);
@@ -89,7 +88,7 @@ test('delete sends identifier, password and reason in the body; already gone is 
 });
 
 test('endpoint: the Secret’s api-endpoint, else the option, else env VPSIE_API_ENDPOINT, else VPSie’s', async () => {
-  expect(DEFAULT_API_ENDPOINT).toBe('https://api.vpsie.com/apps/v2');
+  expect(DEFAULT_API_ENDPOINT).toBe('https://api.vpsie.com/api/v2');
   const empty = { error: false, data: [], total: 0 };
   process.env.VPSIE_API_ENDPOINT = 'http://env.test/apps/v2';
   nock('http://env.test').get('/apps/v2/vm').query(true).reply(200, empty);
@@ -107,4 +106,66 @@ test('durations in messages', () => {
   expect(formatMs(15 * 60_000)).toBe('15m0s');
   expect(formatMs(20 * 60_000 + 5_000)).toBe('20m5s');
   expect(formatMs(3 * 3_600_000 + 60_000)).toBe('3h1m0s');
+});
+
+// VP-GO Do drops the status (errors.New(errRsp.Message)); VP-TF Read: strings.Contains(err.Error(), "not found").
+test('"gone" is a 404 or any 4xx whose message says not found; nothing else ever is', () => {
+  const http = (status: number, cloudMessage?: string) => new CloudApiError('vpsie', 'get vm', 'http', { status, cloudMessage });
+  expect(meansGone(http(404))).toBe(true);
+  expect(meansGone(http(400, 'VM not found'))).toBe(true);
+  expect(meansGone(http(410, 'Server does not exist'))).toBe(true);
+  expect(meansGone(http(422, 'no such vm'))).toBe(true);
+  expect(meansGone(new VpsieBodyError('get vm', 404, 'VM not found', undefined, false))).toBe(true);
+  expect(meansGone(http(400, 'Invalid identifier'))).toBe(false);
+  expect(meansGone(http(401, 'token not found'))).toBe(false);
+  expect(meansGone(http(403, 'permission not found'))).toBe(false);
+  expect(meansGone(http(429, 'not found'))).toBe(false);
+  expect(meansGone(http(500))).toBe(false);
+  expect(meansGone(new CloudApiError('vpsie', 'get vm', 'timeout'))).toBe(false);
+  expect(meansGone(new CloudApiError('vpsie', 'get vm', 'malformed', { status: 200 }))).toBe(false);
+});
+
+test('get and delete: a non-404 "not found" answer is gone (the list agreeing); a 400 with another message is an error', async () => {
+  nock('http://vpsie.test')
+    .get('/apps/v2/vm/id-9').reply(400, { error: true, code: 400, message: 'VM not found' })
+    .get('/apps/v2/vm').query(true).reply(200, { error: false, data: [], total: 0 })
+    .delete('/apps/v2/vm').reply(422, { error: true, message: 'Server not found' })
+    .get('/apps/v2/vm/id-8').reply(400, { error: true, message: 'Invalid request' })
+    .delete('/apps/v2/vm').reply(400, { error: true, message: 'Invalid request' });
+  const session = await provider().open(cls, secret(), 'create');
+  expect(await session.get('vpsie://id-9', signal())).toBeUndefined();
+  await expect(session.delete('vpsie://id-9', signal())).resolves.toBeUndefined();
+  expect(asMachineError(await failure(session.get('vpsie://id-8', signal()))).code).toBe(MachineCode.InvalidArgument);
+  expect(asMachineError(await failure(session.delete('vpsie://id-8', signal()))).code).toBe(MachineCode.InvalidArgument);
+  expect(nock.pendingMocks()).toHaveLength(0);
+});
+
+test('lists read every page (offset/limit 1000); an empty page, or a short one total does not contradict, ends the list; total never blocks it', async () => {
+  const row = (i: number) => ({ identifier: `id-${i}`, hostname: `m-${i}`, notes: notes.replace('m-1', `m-${i}`), power: 1, is_active: 1 });
+  const page = (from: number, n: number) => Array.from({ length: n }, (_, k) => row(from + k));
+  nock('http://vpsie.test')
+    .get('/apps/v2/vm').query({ projectId: '42', offset: '0', limit: '1000' }).reply(200, { error: false, data: page(0, 1000), total: 5 })
+    .get('/apps/v2/vm').query({ projectId: '42', offset: '1000', limit: '1000' }).reply(200, { error: false, data: page(1000, 3), total: 99999 })
+    // A short page whose total claims more (a server that caps pages) is read on; an empty page ends it.
+    .get('/apps/v2/vm').query({ projectId: '42', offset: '1003', limit: '1000' }).reply(200, { error: false, data: [], total: 99999 });
+  const session = await provider().open(cls, secret(), 'create');
+  const listed = await session.list(signal());
+  expect(listed).toHaveLength(1003);
+  expect(nock.pendingMocks()).toHaveLength(0);
+});
+
+test('flag encoding follows the VM path: numbers on /apps/v2, strings on /api/v2', () => {
+  expect(flagEncodingOf('https://api.vpsie.com/apps/v2')).toBe('number');
+  expect(flagEncodingOf('https://api.vpsie.com/apps/v2/')).toBe('number');
+  expect(flagEncodingOf('https://api.vpsie.com/api/v2')).toBe('string');
+});
+
+// vpsieinc/vpsie-csi driver.go: DefaultDriverName = "vpsie.csi.vpsie.com"; volumeHandle = storage identifier.
+test('GetVolumeIDs: PVs of VPSie’s CSI driver give their volume handle; others none', () => {
+  const p = provider();
+  expect(VPSIE_CSI_DRIVER).toBe('vpsie.csi.vpsie.com');
+  expect(p.volumeId({ csi: { driver: 'vpsie.csi.vpsie.com', volumeHandle: 'c3f1-storage-id' } })).toBe('c3f1-storage-id');
+  expect(p.volumeId({ csi: { driver: 'other.csi.example.com', volumeHandle: 'x' } })).toBeUndefined();
+  expect(p.volumeId({ csi: { driver: 'vpsie.csi.vpsie.com', volumeHandle: '' } })).toBeUndefined();
+  expect(p.volumeId({ nfs: { server: 'x' } })).toBeUndefined();
 });

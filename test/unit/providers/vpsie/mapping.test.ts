@@ -34,7 +34,7 @@ test('addresses: private_ip internal; default_ip, publicIp, default_ipv6 externa
   expect(addresses(vm({ private_ip: '', default_ip: null }))).toEqual([]);
 });
 
-test('the create request: flags as "1"/"0", unset flags left out, user tags and notes before the markers', () => {
+test('the create request: flags as "1"/"0" (the /api/v2 encoding), unset flags left out, notes marker first, user tags before ours', () => {
   const req = createVmRequest({ ...base, addPublicIpV4: true, addPrivateIp: false, tags: ['t'], notes: 'n' }, 'm-1', cls, {});
   expect(req).toEqual({
     resourceIdentifier: 'plan',
@@ -42,7 +42,7 @@ test('the create request: flags as "1"/"0", unset flags left out, user tags and 
     dcIdentifier: 'dc',
     hostname: 'm-1',
     projectId: 7,
-    notes: 'n\nmcm-grpc-driver: cluster=shoot--a--b class=cls machine=m-1',
+    notes: 'mcm-grpc-driver: cluster=shoot--a--b class=cls machine=m-1;\nn',
     tags: ['t', 'mcm-cluster:shoot--a--b', 'mcm-class:cls', 'mcm-machine:m-1'],
     addPublicIpV4: '1',
     addPrivateIp: '0',
@@ -54,4 +54,11 @@ test('boot data: the per-Machine script wins over the class’s scriptIdentifier
   expect(createVmRequest({ ...base, scriptIdentifier: 'own' }, 'm-1', cls, {}).scriptIdentifier).toBe('own');
   expect(createVmRequest(base, 'm-1', cls, { userData: Buffer.from('#cloud-config') }).userData).toBe(Buffer.from('#cloud-config').toString('base64'));
   expect(createVmRequest(base, 'm-1', cls, { userData: Buffer.alloc(0) })).not.toHaveProperty('userData');
+});
+
+// VP-TF server_resource.go and VP-CAPI send numbers to /apps/v2/vm; govpsie 4022865 strings to /api/v2/vm.
+test('the create request on the /apps/v2 VM path: flags as numbers 1/0', () => {
+  const req = createVmRequest({ ...base, addPublicIpV4: true, addPrivateIp: false, backupEnabled: true }, 'm-1', cls, {}, 'number');
+  expect(req).toMatchObject({ addPublicIpV4: 1, addPrivateIp: 0, backupEnabled: 1 });
+  expect(req).not.toHaveProperty('addPublicIpV6');
 });

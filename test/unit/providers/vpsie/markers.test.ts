@@ -1,5 +1,6 @@
 import {
   isValidHostname,
+  markersOfTags,
   markerTags,
   notesWithMarkers,
   parseNotesMarkers,
@@ -12,9 +13,10 @@ import { formatProviderId, parseProviderId } from '../../../../src/providers/vps
 const m = { cluster: 'shoot--garden--alpha', machineClass: 'alpha-worker-z1', machine: 'alpha-worker-z1-abc12' };
 const line = 'mcm-grpc-driver: cluster=shoot--garden--alpha class=alpha-worker-z1 machine=alpha-worker-z1-abc12';
 
-test('notes carry one marker line after the user notes, and parse back', () => {
-  expect(notesWithMarkers(undefined, m)).toBe(line);
-  expect(notesWithMarkers('pool z1\n', m)).toBe(`pool z1\n${line}`);
+test('notes carry the marker first, ended by ";", then the user notes, and parse back', () => {
+  expect(notesWithMarkers(undefined, m)).toBe(`${line};`);
+  expect(notesWithMarkers('pool z1\n', m)).toBe(`${line};\npool z1`);
+  expect(parseNotesMarkers(notesWithMarkers('pool z1', m))).toEqual(m);
   expect(parseNotesMarkers(`pool z1\n${line}`)).toEqual(m);
   expect(parseNotesMarkers(`${line}\r\n`)).toEqual(m);
 });
@@ -26,11 +28,11 @@ test('notes without exactly one complete marker line have no markers', () => {
     '',
     'pool z1',
     `${line}\n${line}`,
+    `${line}\n${line.replace('abc12', 'other')}`,
     'mcm-grpc-driver: cluster=shoot--garden--alpha class=alpha-worker-z1',
     line.replace('machine=', 'machine= '),
     line.toUpperCase(),
-    `x ${line}`,
-    `${line} extra`,
+    line.replace('abc12', 'abc12.'),
   ]) {
     expect(parseNotesMarkers(notes)).toBeUndefined();
   }
@@ -64,4 +66,34 @@ test('providerIDs: vpsie://<identifier>, byte-identical both ways; others refuse
   for (const bad of [`vpsie://${id}/`, `VPSIE://${id}`, 'vpsie://', 'vpsie://../x', 'vpsie://a/b', 'vpsie://a..b', 'stackit://x/y', `vpsie://${'a'.repeat(129)}`]) {
     expect(() => parseProviderId(bad)).toThrow(/not a VPSie provider ID/);
   }
+});
+
+// cloud-fidelity.md F4: no VPSie client relies on notes coming back byte-identical.
+test('notes markers survive what an API may do to the text: trimmed, newlines stripped, escaped, HTML-encoded, shortened', () => {
+  const written = notesWithMarkers('pool z1 <gpu> & "fast"', m);
+  const variants = [
+    written.trim(),
+    written.replace(/\n/g, ''),
+    written.replace(/\n/g, ' '),
+    written.replace(/\n/g, '\\n'),
+    written.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'),
+    written.replace(/;/g, '&#59;').replace(/=/g, '&#61;'),
+    written.slice(0, line.length + 1),
+    `  ${written}  \r\n`,
+  ];
+  for (const v of variants) expect(parseNotesMarkers(v)).toEqual(m);
+  // The previous driver version wrote the marker as the last line, without ";".
+  expect(parseNotesMarkers(`pool z1\n${line}`)).toEqual(m);
+  expect(parseNotesMarkers(`pool z1${line}`)).toEqual(m);
+  // Text run into the marker changes the machine it names, so the hostname check refuses it (never another Machine's VM).
+  expect(parseNotesMarkers(`${line}x`)?.machine).toBe('alpha-worker-z1-abc12x');
+});
+
+test('tags name all three markers exactly once, or there are none', () => {
+  expect(markersOfTags(markerTags(m))).toEqual(m);
+  expect(markersOfTags(markerTags(m).map((tag) => ({ tag })))).toEqual(m);
+  expect(markersOfTags(markerTags(m).slice(0, 2))).toBeUndefined();
+  expect(markersOfTags([...markerTags(m), 'mcm-machine:other'])).toBeUndefined();
+  expect(markersOfTags([])).toBeUndefined();
+  expect(markersOfTags(undefined)).toBeUndefined();
 });
