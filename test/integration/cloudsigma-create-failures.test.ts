@@ -14,7 +14,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
-beforeEach(() => h.fake.reset());
+beforeEach(async () => {
+  h.fake.reset();
+  await h.useDefaults();
+});
 
 const CLONE = { method: 'POST', path: /^\/api\/2\.0\/libdrives\/[^/]+\/action\/$/, query: { do: 'clone' } };
 const CREATE = { method: 'POST', path: /^\/api\/2\.0\/servers\/$/ };
@@ -69,26 +72,22 @@ describe('step 1: clone the boot drive', () => {
 
 describe('step 2: wait until the clone is ready', () => {
   test('the clone turns unavailable: the drive is removed, Unavailable; the next call converges', async () => {
-    const slow = await CloudSigmaHarness.start({ fake: { cloneAfterMs: 60_000 } });
-    try {
-      const pending = callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-w1')));
-      await waitFor(() => slow.drivesOf().length === 1);
-      slow.fake.setDriveStatus(slow.drivesOf()[0]!.uuid, 'unavailable');
-      const err = await pending;
-      expect(err.code).toBe(MachineCode.Unavailable);
-      expect(err.details).toContain('unavailable');
-      await waitFor(() => slow.drivesOf().length === 0);
-      expect(slow.serversOf()).toHaveLength(0);
-      // Second attempt: its clone is made ready by hand (the fake's clones take a minute here).
-      const next = slow.client.call<Status>('CreateMachine', slow.request('alpha-worker-z1-w1', { lastKnownState: String(err.response?.lastKnownState ?? '') }));
-      await waitFor(() => slow.drivesOf().length === 1);
-      slow.fake.setDriveStatus(slow.drivesOf()[0]!.uuid, 'unmounted');
-      await next;
-      expect(slow.serversOf()).toHaveLength(1);
-      expect(slow.drivesOf()).toHaveLength(1);
-    } finally {
-      await slow.close();
-    }
+    h.fake.setTiming({ cloneAfterMs: 60_000 });
+    const pending = callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-w1')));
+    await waitFor(() => h.drivesOf().length === 1);
+    h.fake.setDriveStatus(h.drivesOf()[0]!.uuid, 'unavailable');
+    const err = await pending;
+    expect(err.code).toBe(MachineCode.Unavailable);
+    expect(err.details).toContain('unavailable');
+    await waitFor(() => h.drivesOf().length === 0);
+    expect(h.serversOf()).toHaveLength(0);
+    // Second attempt: its clone is made ready by hand (the fake's clones take a minute here).
+    const next = h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-w1', { lastKnownState: String(err.response?.lastKnownState ?? '') }));
+    await waitFor(() => h.drivesOf().length === 1);
+    h.fake.setDriveStatus(h.drivesOf()[0]!.uuid, 'unmounted');
+    await next;
+    expect(h.serversOf()).toHaveLength(1);
+    expect(h.drivesOf()).toHaveLength(1);
   });
 
   test('reading the drive fails and removing it fails too: the error and lastKnownState name it; the next call continues with it', async () => {
@@ -109,19 +108,16 @@ describe('step 2: wait until the clone is ready', () => {
   });
 
   test('a clone slower than the drive wait: DeadlineExceeded, the drive is kept for the next call, which continues with it', async () => {
-    const slow = await CloudSigmaHarness.start({ fake: { cloneAfterMs: 3_000 }, provider: { driveReadyTimeoutMs: 300 } });
-    try {
-      const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-w3')));
-      expect(err.code).toBe(MachineCode.DeadlineExceeded);
-      const [drive] = slow.drivesOf();
-      expect(leftoversOf(err).cloudsigma?.leftDrives).toEqual([drive!.uuid]);
-      expect(err.details).toContain('kept at location');
-      await new Promise((r) => setTimeout(r, 3_000));
-      await convergesToOne(slow, 'alpha-worker-z1-w3', err);
-      expect(slow.cloneRequests()).toHaveLength(1);
-    } finally {
-      await slow.close();
-    }
+    h.fake.setTiming({ cloneAfterMs: 1_200 });
+    await h.use({ provider: { driveReadyTimeoutMs: 300 } });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-w3')));
+    expect(err.code).toBe(MachineCode.DeadlineExceeded);
+    const [drive] = h.drivesOf();
+    expect(leftoversOf(err).cloudsigma?.leftDrives).toEqual([drive!.uuid]);
+    expect(err.details).toContain('kept at location');
+    await waitFor(() => h.drivesOf()[0]?.status === 'unmounted');
+    await convergesToOne(h, 'alpha-worker-z1-w3', err);
+    expect(h.cloneRequests()).toHaveLength(1);
   });
 });
 
@@ -173,18 +169,14 @@ describe('step 3: create the server', () => {
   });
 
   test('a create that times out while the cloud still makes the server: the drive is kept, the next call adopts the server', async () => {
-    const slow = await CloudSigmaHarness.start({ httpTimeoutMs: 1_500 });
-    try {
-      slow.fake.injectFault({ ...CREATE, delayMs: 3_500 });
-      const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-s4')));
-      expect(err.code).toBe(MachineCode.DeadlineExceeded);
-      await waitFor(() => slow.serversOf().length === 1);
-      const ok = await convergesToOne(slow, 'alpha-worker-z1-s4', err);
-      expect(slow.createRequests()).toHaveLength(1);
-      expect(ok.providerId).toBe(`cloudsigma://${slow.serversOf()[0]!.uuid}`);
-    } finally {
-      await slow.close();
-    }
+    await h.use({ httpTimeoutMs: 1_500 });
+    h.fake.injectFault({ ...CREATE, delayMs: 3_500 });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-s4')));
+    expect(err.code).toBe(MachineCode.DeadlineExceeded);
+    await waitFor(() => h.serversOf().length === 1);
+    const ok = await convergesToOne(h, 'alpha-worker-z1-s4', err);
+    expect(h.createRequests()).toHaveLength(1);
+    expect(ok.providerId).toBe(`cloudsigma://${h.serversOf()[0]!.uuid}`);
   });
 });
 
@@ -267,39 +259,32 @@ describe('step 5: wait until the server runs', () => {
   });
 
   test('not running in time: DeadlineExceeded, the server is kept and adopted next time', async () => {
-    const slow = await CloudSigmaHarness.start({ fake: { runningAfterMs: 3_000 }, timings: { createTimeoutMs: 300 } });
-    try {
-      const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-r2')));
-      expect(err.code).toBe(MachineCode.DeadlineExceeded);
-      await new Promise((r) => setTimeout(r, 3_000));
-      await convergesToOne(slow, 'alpha-worker-z1-r2', err);
-      expect(slow.createRequests()).toHaveLength(1);
-    } finally {
-      await slow.close();
-    }
+    h.fake.setTiming({ runningAfterMs: 1_200 });
+    await h.use({ timings: { createTimeoutMs: 300 } });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-r2')));
+    expect(err.code).toBe(MachineCode.DeadlineExceeded);
+    await waitFor(() => h.serversOf()[0]?.status === 'running');
+    await convergesToOne(h, 'alpha-worker-z1-r2', err);
+    expect(h.createRequests()).toHaveLength(1);
   });
 
   test('the server ends up paused (dead): it is stopped and deleted with its drive, Internal; the next call makes a new one', async () => {
-    const slow = await CloudSigmaHarness.start({ fake: { runningAfterMs: 60_000 } });
-    try {
-      const pending = callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-r3')));
-      await waitFor(() => slow.serversOf()[0]?.status === 'starting');
-      const first = slow.serversOf()[0]!.uuid;
-      slow.fake.setServerStatus(first, 'paused');
-      const err = await pending;
-      expect(err.code).toBe(MachineCode.Internal);
-      expect(err.details).toContain('paused');
-      await waitFor(() => slow.serversOf().length === 0 && slow.drivesOf().length === 0);
-      const next = slow.client.call<Status>('CreateMachine', slow.request('alpha-worker-z1-r3'));
-      await waitFor(() => slow.serversOf()[0]?.status === 'starting');
-      slow.fake.setServerStatus(slow.serversOf()[0]!.uuid, 'running');
-      const ok = await next;
-      expect(ok.providerId).not.toBe(`cloudsigma://${first}`);
-      expect(slow.serversOf()).toHaveLength(1);
-      expect(slow.drivesOf()).toHaveLength(1);
-    } finally {
-      await slow.close();
-    }
+    h.fake.setTiming({ runningAfterMs: 60_000 });
+    const pending = callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-r3')));
+    await waitFor(() => h.serversOf()[0]?.status === 'starting');
+    const first = h.serversOf()[0]!.uuid;
+    h.fake.setServerStatus(first, 'paused');
+    const err = await pending;
+    expect(err.code).toBe(MachineCode.Internal);
+    expect(err.details).toContain('paused');
+    await waitFor(() => h.serversOf().length === 0 && h.drivesOf().length === 0);
+    const next = h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-r3'));
+    await waitFor(() => h.serversOf()[0]?.status === 'starting');
+    h.fake.setServerStatus(h.serversOf()[0]!.uuid, 'running');
+    const ok = await next;
+    expect(ok.providerId).not.toBe(`cloudsigma://${first}`);
+    expect(h.serversOf()).toHaveLength(1);
+    expect(h.drivesOf()).toHaveLength(1);
   });
 });
 

@@ -14,7 +14,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
-beforeEach(() => h.fake.reset());
+beforeEach(async () => {
+  h.fake.reset();
+  await h.useDefaults();
+});
 
 const START = { method: 'POST', path: /^\/api\/2\.0\/servers\/[^/]+\/action\/$/, query: { do: 'start' } };
 const CREATE = { method: 'POST', path: /^\/api\/2\.0\/servers\/$/ };
@@ -76,28 +79,24 @@ describe('1. out of capacity is a 503', () => {
 
 describe('2. deletion is asynchronous', () => {
   test('the boot drive of a server deleted without recurse is deleted only after the server answered 404, and is gone when DeleteMachine answers', async () => {
-    const slow = await CloudSigmaHarness.start({ fake: { deleteAfterMs: 400, driveDeleteAfterMs: 200 } });
-    try {
-      const created = await slow.client.call<Status>('CreateMachine', slow.request('alpha-worker-z1-ad1'));
-      const [boot] = slow.drivesOf();
-      const volume = slow.fake.seedDrive({ owner: ALICE, name: 'pvc-5678' });
-      const server = slow.serversOf()[0]!;
-      slow.fake.seedServer({ owner: ALICE, uuid: server.uuid, name: server.name, meta: server.meta, status: 'running', drives: [...server.drives, { drive: volume.uuid, device: 'virtio', dev_channel: '0:1' }] });
-      slow.fake.requests.length = 0;
-      await slow.client.call('DeleteMachine', slow.request('alpha-worker-z1-ad1', { providerID: created.providerId }));
-      expect(slow.fake.servers()).toHaveLength(0);
-      expect(slow.drivesOf().map((d) => d.uuid)).toEqual([volume.uuid]);
-      const log = slow.fake.requests;
-      const serverGone = log.findIndex((r) => r.method === 'GET' && r.path === `/api/2.0/servers/${server.uuid}/` && log.indexOf(r) > log.findIndex((x) => x.method === 'DELETE'));
-      const driveDeletes = log.map((r, i) => ({ r, i })).filter(({ r }) => r.method === 'DELETE' && r.path === `/api/2.0/drives/${boot!.uuid}/`);
-      expect(serverGone).toBeGreaterThan(-1);
-      expect(driveDeletes.length).toBeGreaterThan(0);
-      // Never while the server still held it.
-      const lastServerRead = Math.max(...log.map((r, i) => (r.method === 'GET' && r.path === `/api/2.0/servers/${server.uuid}/` ? i : -1)));
-      expect(driveDeletes.every(({ i }) => i > lastServerRead)).toBe(true);
-    } finally {
-      await slow.close();
-    }
+    h.fake.setTiming({ deleteAfterMs: 400, driveDeleteAfterMs: 200 });
+    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-ad1'));
+    const [boot] = h.drivesOf();
+    const volume = h.fake.seedDrive({ owner: ALICE, name: 'pvc-5678' });
+    const server = h.serversOf()[0]!;
+    h.fake.seedServer({ owner: ALICE, uuid: server.uuid, name: server.name, meta: server.meta, status: 'running', drives: [...server.drives, { drive: volume.uuid, device: 'virtio', dev_channel: '0:1' }] });
+    h.fake.requests.length = 0;
+    await h.client.call('DeleteMachine', h.request('alpha-worker-z1-ad1', { providerID: created.providerId }));
+    expect(h.fake.servers()).toHaveLength(0);
+    expect(h.drivesOf().map((d) => d.uuid)).toEqual([volume.uuid]);
+    const log = h.fake.requests;
+    const serverGone = log.findIndex((r) => r.method === 'GET' && r.path === `/api/2.0/servers/${server.uuid}/` && log.indexOf(r) > log.findIndex((x) => x.method === 'DELETE'));
+    const driveDeletes = log.map((r, i) => ({ r, i })).filter(({ r }) => r.method === 'DELETE' && r.path === `/api/2.0/drives/${boot!.uuid}/`);
+    expect(serverGone).toBeGreaterThan(-1);
+    expect(driveDeletes.length).toBeGreaterThan(0);
+    // Never while the server still held it.
+    const lastServerRead = Math.max(...log.map((r, i) => (r.method === 'GET' && r.path === `/api/2.0/servers/${server.uuid}/` ? i : -1)));
+    expect(driveDeletes.every(({ i }) => i > lastServerRead)).toBe(true);
   });
 
   test('a failed boot drive removal is not dropped: DeleteMachine fails naming it, and the next DeleteMachine removes it', async () => {
@@ -118,20 +117,16 @@ describe('2. deletion is asynchronous', () => {
   });
 
   test('a server still being deleted (failed create) is not adopted or started by the next CreateMachine', async () => {
-    const slow = await CloudSigmaHarness.start({ fake: { deleteAfterMs: 3_000 } });
-    try {
-      slow.fake.injectFault({ ...START, status: 400, body: [{ error_type: 'validation', error_message: 'Refused', error_point: null }] });
-      const failed = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-ad3')));
-      expect(failed.code).toBe(MachineCode.InvalidArgument);
-      expect(slow.serversOf()).toHaveLength(1); // still listed: its deletion started
-      slow.fake.requests.length = 0;
-      const next = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-ad3')));
-      expect(next.code).toBe(MachineCode.Unavailable);
-      expect(next.details).toContain('still being deleted');
-      expect(slow.apiRequests('POST')).toHaveLength(0);
-    } finally {
-      await slow.close();
-    }
+    h.fake.setTiming({ deleteAfterMs: 3_000 });
+    h.fake.injectFault({ ...START, status: 400, body: [{ error_type: 'validation', error_message: 'Refused', error_point: null }] });
+    const failed = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-ad3')));
+    expect(failed.code).toBe(MachineCode.InvalidArgument);
+    expect(h.serversOf()).toHaveLength(1); // still listed: its deletion started
+    h.fake.requests.length = 0;
+    const next = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-ad3')));
+    expect(next.code).toBe(MachineCode.Unavailable);
+    expect(next.details).toContain('still being deleted');
+    expect(h.apiRequests('POST')).toHaveLength(0);
   });
 });
 

@@ -11,6 +11,17 @@ const PROJECT = '11111111-1111-4111-8111-111111111111';
 const NETWORK = '22222222-2222-4222-8222-222222222222';
 const SERVERS = `/v2/projects/${PROJECT}/regions/eu01/servers`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Lags long enough that a loaded machine still asks within them; the lag's end is polled for, not slept through. */
+const LAG_MS = 1_500;
+
+/** Polls until `probe` holds; returns how long that took from `since`. */
+async function until(probe: () => Promise<boolean>, since: number, timeoutMs = 10_000): Promise<number> {
+  while (!(await probe())) {
+    if (Date.now() - since > timeoutMs) throw new Error('condition not reached');
+    await sleep(50);
+  }
+  return Date.now() - since;
+}
 
 async function call(base: string, method: string, path: string, auth: string, body?: unknown) {
   const headers: Record<string, string> = { authorization: auth, accept: 'application/json' };
@@ -33,26 +44,26 @@ describe('STACKIT fake', () => {
   beforeEach(() => fake.reset());
 
   test('a new server is missing from listings (label_selector too) for createMs, but GET by id finds it at once', async () => {
-    fake.setListingLag({ createMs: 300 });
+    fake.setListingLag({ createMs: LAG_MS });
+    const before = Date.now();
     const made = await create('lag-1');
     expect(made.status).toBe(201);
     expect(await listed()).toEqual([]);
     expect(await listed('m=lag-1')).toEqual([]);
     expect((await api('GET', `${SERVERS}/${made.body.id}`)).status).toBe(200);
-    await sleep(350);
-    expect(await listed('m=lag-1')).toEqual([made.body.id]);
+    expect(await until(async () => (await listed('m=lag-1')).includes(made.body.id), before)).toBeGreaterThanOrEqual(LAG_MS);
   });
 
   test('a server whose deletion completed (GET 404) is still listed for deleteMs, as last seen', async () => {
-    fake.setListingLag({ deleteMs: 300 });
+    fake.setListingLag({ deleteMs: LAG_MS });
     const made = await create('lag-2');
+    const deleted = Date.now();
     expect((await api('DELETE', `${SERVERS}/${made.body.id}`)).status).toBe(204);
     expect((await api('GET', `${SERVERS}/${made.body.id}`)).status).toBe(404);
     const ghost = (await api('GET', `${SERVERS}?label_selector=m=lag-2`)).body.items;
     expect(ghost).toEqual([expect.objectContaining({ id: made.body.id, status: 'DELETING' })]);
     expect(await listed('m=other')).toEqual([]);
-    await sleep(350);
-    expect(await listed()).toEqual([]);
+    expect(await until(async () => (await listed()).length === 0, deleted)).toBeGreaterThanOrEqual(LAG_MS);
   });
 
   test('reset() restores the lag the fake started with (none)', async () => {
@@ -139,19 +150,19 @@ describe('CloudSigma fake', () => {
   beforeEach(() => fake.reset());
 
   test('listings lag a create (GET by uuid does not), then a completed delete', async () => {
-    fake.setListingLag({ createMs: 300, deleteMs: 300 });
+    fake.setListingLag({ createMs: LAG_MS, deleteMs: LAG_MS });
+    const before = Date.now();
     const made = await api('POST', '/api/2.0/servers/', server('lag'));
     expect(made.status).toBe(201);
     const uuid = made.body.objects[0].uuid as string;
     expect(await listed()).toEqual([]);
     expect((await api('GET', `/api/2.0/servers/${uuid}/`)).status).toBe(200);
-    await sleep(350);
-    expect(await listed()).toEqual([uuid]);
+    expect(await until(async () => (await listed()).includes(uuid), before)).toBeGreaterThanOrEqual(LAG_MS);
+    const deleted = Date.now();
     expect((await api('DELETE', `/api/2.0/servers/${uuid}/`)).status).toBe(204);
     expect((await api('GET', `/api/2.0/servers/${uuid}/`)).status).toBe(404);
     expect(await listed()).toEqual([uuid]);
-    await sleep(350);
-    expect(await listed()).toEqual([]);
+    expect(await until(async () => (await listed()).length === 0, deleted)).toBeGreaterThanOrEqual(LAG_MS);
   });
 
   test('a create whose answer is a 503 took effect anyway, and the 503 carries a CloudSigma error list', async () => {

@@ -10,7 +10,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
-beforeEach(() => h.fake.reset());
+beforeEach(async () => {
+  h.fake.reset();
+  await h.useDefaults();
+});
 
 const CREATE = { method: 'POST', path: /\/servers$/ };
 
@@ -60,19 +63,15 @@ describe('cloud answers → MCM codes (the README table)', () => {
   });
 
   test('a server in ERROR is removed and reported Internal with its errorMessage', async () => {
-    const slow = await StackitHarness.start({ fake: { activeAfterMs: 60_000 } });
-    try {
-      const pending = slow.client.call('CreateMachine', slow.request('alpha-worker-z1-broken'));
-      await waitFor(() => slow.liveServers().length === 1);
-      slow.fake.setServerStatus(slow.liveServers()[0]!.id, 'ERROR', 'hypervisor exploded');
-      const err = await callError(pending);
-      expect(err.code).toBe(MachineCode.Internal);
-      expect(err.details).toContain('hypervisor exploded');
-      expect(JSON.parse(String(err.response?.lastKnownState))).toMatchObject({ state: 'failed' });
-      await waitFor(() => slow.liveServers().length === 0);
-    } finally {
-      await slow.close();
-    }
+    h.fake.setTiming({ activeAfterMs: 60_000 });
+    const pending = h.client.call('CreateMachine', h.request('alpha-worker-z1-broken'));
+    await waitFor(() => h.liveServers().length === 1);
+    h.fake.setServerStatus(h.liveServers()[0]!.id, 'ERROR', 'hypervisor exploded');
+    const err = await callError(pending);
+    expect(err.code).toBe(MachineCode.Internal);
+    expect(err.details).toContain('hypervisor exploded');
+    expect(JSON.parse(String(err.response?.lastKnownState))).toMatchObject({ state: 'failed' });
+    await waitFor(() => h.liveServers().length === 0);
   });
 
   test('a server in ERROR for lack of capacity is ResourceExhausted', async () => {
@@ -89,36 +88,29 @@ describe('cloud answers → MCM codes (the README table)', () => {
   });
 
   test('a server that is not ACTIVE in time: DeadlineExceeded, lastKnownState names it, the next call adopts it', async () => {
-    const slow = await StackitHarness.start({ fake: { activeAfterMs: 1_500 }, timings: { createTimeoutMs: 300 } });
-    try {
-      const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-slow')));
-      expect(err.code).toBe(MachineCode.DeadlineExceeded);
-      const state = JSON.parse(String(err.response?.lastKnownState)) as { providerId: string };
-      expect(state.providerId).toContain(slow.liveServers()[0]!.id);
-      await new Promise((r) => setTimeout(r, 1_500));
-      const ok = await slow.client.call<{ providerId: string }>('CreateMachine', slow.request('alpha-worker-z1-slow'));
-      expect(ok.providerId).toBe(state.providerId);
-      expect(slow.createRequests()).toHaveLength(1);
-    } finally {
-      await slow.close();
-    }
+    h.fake.setTiming({ activeAfterMs: 1_500 });
+    await h.use({ timings: { createTimeoutMs: 300 } });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-slow')));
+    expect(err.code).toBe(MachineCode.DeadlineExceeded);
+    const state = JSON.parse(String(err.response?.lastKnownState)) as { providerId: string };
+    expect(state.providerId).toContain(h.liveServers()[0]!.id);
+    await waitFor(() => h.liveServers()[0]?.status === 'ACTIVE', 5_000);
+    const ok = await h.client.call<{ providerId: string }>('CreateMachine', h.request('alpha-worker-z1-slow'));
+    expect(ok.providerId).toBe(state.providerId);
+    expect(h.createRequests()).toHaveLength(1);
   });
 });
 
 describe('cancellation and deadlines stop the cloud work', () => {
   test('a gRPC deadline ends the call with DeadlineExceeded and polling stops', async () => {
-    const slow = await StackitHarness.start({ fake: { activeAfterMs: 60_000 } });
-    try {
-      const err = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-dl'), { deadlineMs: 1_500 }));
-      expect(err.code).toBe(MachineCode.DeadlineExceeded);
-      await new Promise((r) => setTimeout(r, 300));
-      const seen = slow.fake.requests.length;
-      await new Promise((r) => setTimeout(r, 500));
-      expect(slow.fake.requests.length).toBe(seen);
-      expect(slow.liveServers()).toHaveLength(1);
-    } finally {
-      await slow.close();
-    }
+    h.fake.setTiming({ activeAfterMs: 60_000 });
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-dl'), { deadlineMs: 1_500 }));
+    expect(err.code).toBe(MachineCode.DeadlineExceeded);
+    await new Promise((r) => setTimeout(r, 300));
+    const seen = h.fake.requests.length;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.fake.requests.length).toBe(seen);
+    expect(h.liveServers()).toHaveLength(1);
   });
 });
 
@@ -128,31 +120,27 @@ describe('service-account key flow', () => {
   const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const key = (kid: string) =>
     JSON.stringify({ id: kid, credentials: { kid, iss: 'sa@sa.stackit.cloud', sub: kid, aud: 'https://stackit-service-account-prod.apps.01.cf.eu01.stackit.cloud', privateKey: privateKeyPem } });
+  // One fake that trusts only kid-1 (no static token) for both tests: the first one counts the tokens it issues.
+  let kf: StackitHarness;
+  beforeAll(async () => {
+    kf = await StackitHarness.start({ fake: { trustedKeys: [{ kid: 'kid-1', publicKeyPem }], staticTokens: [] } });
+  });
+  afterAll(() => kf.close());
 
   test('a signed JWT is exchanged for a token, cached, and shared by concurrent calls', async () => {
-    const kf = await StackitHarness.start({ fake: { trustedKeys: [{ kid: 'kid-1', publicKeyPem }], staticTokens: [] } });
-    try {
-      const secret = kf.secretData({ token: undefined, 'serviceaccount.json': key('kid-1') });
-      await Promise.all(Array.from({ length: 10 }, (_, i) => kf.client.call('CreateMachine', kf.request(`alpha-worker-z1-kf${i}`, { secret }))));
-      await kf.client.call('ListMachines', kf.listRequest({ secret }));
-      expect(kf.liveServers()).toHaveLength(10);
-      expect(kf.fake.tokensIssued).toBe(1);
-      expect(kf.logs.join('\n')).not.toContain('BEGIN PRIVATE KEY');
-    } finally {
-      await kf.close();
-    }
+    const secret = kf.secretData({ token: undefined, 'serviceaccount.json': key('kid-1') });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => kf.client.call('CreateMachine', kf.request(`alpha-worker-z1-kf${i}`, { secret }))));
+    await kf.client.call('ListMachines', kf.listRequest({ secret }));
+    expect(kf.liveServers()).toHaveLength(10);
+    expect(kf.fake.tokensIssued).toBe(1);
+    expect(kf.logs.join('\n')).not.toContain('BEGIN PRIVATE KEY');
   });
 
   test('a key the token endpoint does not trust ends Unauthenticated', async () => {
-    const kf = await StackitHarness.start({ fake: { trustedKeys: [{ kid: 'kid-1', publicKeyPem }], staticTokens: [] } });
-    try {
-      const secret = kf.secretData({ token: undefined, 'serviceaccount.json': key('kid-unknown') });
-      const err = await callError(kf.client.call('GetMachineStatus', kf.request('alpha-worker-z1-kf', { secret })));
-      expect(err.code).toBe(MachineCode.Unauthenticated);
-      expect(err.details).not.toContain('PRIVATE KEY');
-    } finally {
-      await kf.close();
-    }
+    const secret = kf.secretData({ token: undefined, 'serviceaccount.json': key('kid-unknown') });
+    const err = await callError(kf.client.call('GetMachineStatus', kf.request('alpha-worker-z1-kf', { secret })));
+    expect(err.code).toBe(MachineCode.Unauthenticated);
+    expect(err.details).not.toContain('PRIVATE KEY');
   });
 });
 

@@ -10,7 +10,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
 });
-beforeEach(() => h.fake.reset());
+beforeEach(async () => {
+  h.fake.reset();
+  await h.useDefaults();
+});
 
 type Status = { providerId: string; nodeName: string; addresses: Array<{ type: string; address: string }> };
 
@@ -73,20 +76,16 @@ describe('no duplicate VMs', () => {
 
   test('a create that times out is not repeated; the next MCM calls find the server by its labels', async () => {
     // The cloud makes the server after the client gave up: the lookup right after the timeout cannot see it yet.
-    const slow = await StackitHarness.start({ httpTimeoutMs: 300 });
-    try {
-      slow.fake.injectFault({ method: 'POST', path: /\/servers$/, delayMs: 1_000 });
-      const first = await callError(slow.client.call('CreateMachine', slow.request('alpha-worker-z1-lost2')));
-      expect(first.code).toBe(MachineCode.DeadlineExceeded);
-      await new Promise((r) => setTimeout(r, 1_200));
-      const status = await slow.client.call<Status>('GetMachineStatus', slow.request('alpha-worker-z1-lost2'));
-      expect(status.providerId).toContain(slow.liveServers()[0]!.id);
-      await slow.client.call('CreateMachine', slow.request('alpha-worker-z1-lost2'));
-      expect(slow.liveServers()).toHaveLength(1);
-      expect(slow.createRequests()).toHaveLength(1);
-    } finally {
-      await slow.close();
-    }
+    await h.use({ httpTimeoutMs: 300 });
+    h.fake.injectFault({ method: 'POST', path: /\/servers$/, delayMs: 1_000 });
+    const first = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-lost2')));
+    expect(first.code).toBe(MachineCode.DeadlineExceeded);
+    await new Promise((r) => setTimeout(r, 1_200));
+    const status = await h.client.call<Status>('GetMachineStatus', h.request('alpha-worker-z1-lost2'));
+    expect(status.providerId).toContain(h.liveServers()[0]!.id);
+    await h.client.call('CreateMachine', h.request('alpha-worker-z1-lost2'));
+    expect(h.liveServers()).toHaveLength(1);
+    expect(h.createRequests()).toHaveLength(1);
   });
 
   test('20 concurrent CreateMachine calls for one Machine make one server', async () => {

@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 /** MCM's loop for one call: retry on the codes MCM retries, carrying lastKnownState; the delays are shortened. */
-async function untilOk<T>(call: (lastKnownState: string) => Promise<T>, codes: number[]): Promise<T> {
+async function untilOk<T>(call: (lastKnownState: string) => Promise<T>, codes: number[], onCode: (code: number) => void = () => {}): Promise<T> {
   let lastKnownState = '';
   for (let attempt = 1; attempt <= 60; attempt++) {
     try {
@@ -33,6 +33,7 @@ async function untilOk<T>(call: (lastKnownState: string) => Promise<T>, codes: n
       const e = err as DriverCallError;
       if (!RETRYABLE.has(e.code as number)) throw err;
       codes.push(e.code as number);
+      onCode(e.code as number);
       lastKnownState = String(e.response?.lastKnownState ?? lastKnownState);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -61,7 +62,14 @@ test('capacity 503, asynchronous delete and shared foreign objects under faults:
     }
   }
   h.fake.setOutOfCapacity(['create', 'start']);
-  const capacityBack = setTimeout(() => h.fake.setOutOfCapacity([]), 1_500);
+  // Capacity comes back once the Machines have met it a few times (counted, not timed: on a loaded machine the
+  // clones alone can outlast a fixed 1.5 s, and then no call ever saw the 503); the timer only keeps the test live.
+  const restoreCapacity = () => h.fake.setOutOfCapacity([]);
+  const capacityBack = setTimeout(restoreCapacity, 20_000);
+  let exhausted = 0;
+  const onCode = (code: number) => {
+    if (code === MachineCode.ResourceExhausted && ++exhausted === 3) restoreCapacity();
+  };
   h.fake.injectFault({ method: 'POST', path: /^\/api\/2\.0\/servers\/$/, status: 503, body: [{ error_type: 'concurrency', error_message: 'Concurrent update', error_point: null }], times: 2 });
   h.fake.injectFault({ method: 'GET', path: /^\/api\/2\.0\/servers\/detail\/$/, status: 503, times: 3 });
   h.fake.injectFault({ method: 'DELETE', path: /^\/api\/2\.0\/drives\/[0-9a-f-]{36}\/$/, status: 500, times: 7 });
@@ -69,7 +77,7 @@ test('capacity 503, asynchronous delete and shared foreign objects under faults:
   const codes: number[] = [];
   let created: Status[];
   try {
-    created = await Promise.all(MACHINES.map((m) => untilOk((lks) => h.client.call<Status>('CreateMachine', h.request(m, { lastKnownState: lks })), codes)));
+    created = await Promise.all(MACHINES.map((m) => untilOk((lks) => h.client.call<Status>('CreateMachine', h.request(m, { lastKnownState: lks })), codes, onCode)));
   } finally {
     clearTimeout(capacityBack);
   }

@@ -13,8 +13,9 @@ import { isDriverCallError } from '../../src/server/driver-client.js';
 import { ALICE as CS_ALICE, BOB as CS_BOB, CloudSigmaHarness } from './cloudsigma-harness.js';
 import { PROJECT_ID as ST_PROJECT, REGION as ST_REGION, StackitHarness } from './stackit-harness.js';
 import { PROJECT_ID as VP_PROJECT, VpsieHarness } from './vpsie-harness.js';
+import { CLOUDSIGMA_TEST, STACKIT_TEST, TEST_MACHINES, type CloudName, type OperationRoutes } from './clouds/index.js';
 
-export type CloudName = 'stackit' | 'cloudsigma' | 'vpsie';
+export type { CloudName } from './clouds/index.js';
 export const CLOUDS: CloudName[] = ['stackit', 'cloudsigma', 'vpsie'];
 
 /** The fault of one fake, the union of what all three accept. */
@@ -44,19 +45,8 @@ export interface RecordedCall {
   body: unknown;
 }
 
-/** Which cloud request each MCM operation's fault hits. */
-export interface OperationPaths {
-  /** CreateMachine's create request (POST). */
-  create: { method: string; path: RegExp };
-  /** CreateMachine's lookup by markers, with a VM of the Machine already there (adoption). */
-  lookup: { method: string; path: RegExp };
-  /** GetMachineStatus with spec.providerID: the read of that VM. */
-  get: { method: string; path: RegExp };
-  /** DeleteMachine's delete request. */
-  delete: { method: string; path: RegExp };
-  /** ListMachines' listing. */
-  list: { method: string; path: RegExp };
-}
+/** Which cloud request each MCM operation's fault hits: the cloud's test descriptor (test/support/clouds). */
+export type OperationPaths = Omit<OperationRoutes, 'any'>;
 
 export interface Status {
   providerId: string;
@@ -104,8 +94,8 @@ export interface CloudKit {
   close(): Promise<void>;
 }
 
-const NS = 'shoot--garden--alpha';
-const CLASS = 'alpha-worker-z1';
+const NS = TEST_MACHINES.namespace;
+const CLASS = TEST_MACHINES.className;
 
 function machineBytes(name: string, providerID = '', lastKnownState = ''): Buffer {
   return Buffer.from(
@@ -135,14 +125,8 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
       const h = await StackitHarness.start({ prism, httpTimeoutMs, timings, fake: options.fake });
       return {
         cloud,
-        paths: {
-          create: { method: 'POST', path: /\/servers$/ },
-          lookup: { method: 'GET', path: /\/servers$/ },
-          get: { method: 'GET', path: /\/servers\/[^/]+$/ },
-          delete: { method: 'DELETE', path: /\/servers\/[^/]+$/ },
-          list: { method: 'GET', path: /\/servers$/ },
-        },
-        errorBody200: { code: 503, msg: 'service temporarily unavailable' },
+        paths: STACKIT_TEST.routes,
+        errorBody200: STACKIT_TEST.errorBody200,
         logs: h.logs,
         metrics: () => registry.metrics(),
         request: (name, o = {}) => ({ machine: machineBytes(name, o.providerID, o.lastKnownState), machineClass: h.machineClass(), secretData: o.secret ?? h.secretData() }),
@@ -157,17 +141,17 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         clearFaults: () => h.fake.clearFaults(),
         reset: () => h.fake.reset(),
         requests: () => h.fake.requests,
-        vmsOf: (m) => h.liveServers().filter((s) => s.labels['kubernetes.io/machine'] === m && s.labels['mcm-grpc-driver.io/cluster'] === NS),
-        allVms: () => h.liveServers().map((s) => ({ id: s.id, machine: s.labels['kubernetes.io/machine'] })),
+        vmsOf: (m) => h.liveServers().filter((s) => s.labels[STACKIT_TEST.markers.machine] === m && s.labels[STACKIT_TEST.markers.cluster] === NS),
+        allVms: () => h.liveServers().map((s) => ({ id: s.id, machine: s.labels[STACKIT_TEST.markers.machine] })),
         leaks: () => {
           const live = new Set(h.fake.servers().map((s) => s.id));
           return h.fake.volumes().filter((v) => !v.serverId || !live.has(v.serverId)).map((v) => `volume ${v.id}`);
         },
         seedLookAlikes: (m) => {
           const seed = (what: string, name: string, labels: Record<string, string>) => ({ what, id: h.fake.seedServer({ projectId: ST_PROJECT, region: ST_REGION, name, labels }).id });
-          const L = { machine: 'kubernetes.io/machine', cls: 'kubernetes.io/machineclass', cluster: 'mcm-grpc-driver.io/cluster' };
+          const L = { machine: STACKIT_TEST.markers.machine, cls: STACKIT_TEST.markers.machineClass, cluster: STACKIT_TEST.markers.cluster };
           return [
-            seed('other cluster, same Machine and class', m, { [L.machine]: m, [L.cls]: CLASS, [L.cluster]: 'shoot--garden--beta' }),
+            seed('other cluster, same Machine and class', m, { [L.machine]: m, [L.cls]: CLASS, [L.cluster]: TEST_MACHINES.otherCluster }),
             seed('other class of this cluster', `${m}-b`, { [L.machine]: `${m}-b`, [L.cls]: 'beta-worker', [L.cluster]: NS }),
             seed('hand-made, same name, no labels', m, {}),
             seed('Go-provider labels only (no cluster label)', m, { [L.machine]: m, [L.cls]: CLASS }),
@@ -181,17 +165,10 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
     }
     case 'cloudsigma': {
       const h = await CloudSigmaHarness.start({ prism, httpTimeoutMs, timings, fake: options.fake });
-      const uuid = '[0-9a-f-]+';
       return {
         cloud,
-        paths: {
-          create: { method: 'POST', path: /^\/api\/2\.0\/servers\/$/ },
-          lookup: { method: 'GET', path: /^\/api\/2\.0\/servers\/detail\/$/ },
-          get: { method: 'GET', path: new RegExp(`^/api/2\\.0/servers/${uuid}/$`) },
-          delete: { method: 'DELETE', path: new RegExp(`^/api/2\\.0/servers/${uuid}/$`) },
-          list: { method: 'GET', path: /^\/api\/2\.0\/servers\/detail\/$/ },
-        },
-        errorBody200: [{ error_type: 'backend', error_message: 'service temporarily unavailable', error_point: null }],
+        paths: CLOUDSIGMA_TEST.routes,
+        errorBody200: CLOUDSIGMA_TEST.errorBody200,
         logs: h.logs,
         metrics: () => registry.metrics(),
         request: (name, o = {}) => ({ machine: machineBytes(name, o.providerID, o.lastKnownState), machineClass: h.machineClass(), secretData: o.secret ?? h.secretData() }),
@@ -207,8 +184,8 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
         clearFaults: () => h.fake.clearFaults(),
         reset: () => h.fake.reset(),
         requests: () => h.fake.requests,
-        vmsOf: (m) => h.serversOf().filter((s) => s.meta['kubernetes.io/machine'] === m && s.meta['mcm-grpc-driver.io/cluster'] === NS).map((s) => ({ id: s.uuid })),
-        allVms: () => h.serversOf().map((s) => ({ id: s.uuid, machine: s.meta['kubernetes.io/machine'] })),
+        vmsOf: (m) => h.serversOf().filter((s) => s.meta[CLOUDSIGMA_TEST.markers.machine] === m && s.meta[CLOUDSIGMA_TEST.markers.cluster] === NS).map((s) => ({ id: s.uuid })),
+        allVms: () => h.serversOf().map((s) => ({ id: s.uuid, machine: s.meta[CLOUDSIGMA_TEST.markers.machine] })),
         leaks: () => h.drivesOf().filter((d) => d.mounted_on.length === 0).map((d) => `drive ${d.uuid} ${d.name}`),
         seedLookAlikes: (m) => {
           const seed = (what: string, name: string, meta: Record<string, string>, owner = CS_ALICE) => ({ what, id: h.fake.seedServer({ owner, name, meta, status: 'running' }).uuid });

@@ -1,21 +1,20 @@
 import { resolve } from 'node:path';
-import { MachineDriver, type DriverTimings } from '../../src/driver/machine-driver.js';
+import { MachineDriver } from '../../src/driver/machine-driver.js';
 import { ProviderRegistry } from '../../src/driver/provider-registry.js';
-import type { RetryPolicy } from '../../src/http/retry-policy.js';
 import { CloudSigmaProvider, type CloudSigmaProviderOptions } from '../../src/providers/cloudsigma/cloudsigma-provider.js';
-import { DriverServiceClient, type DriverCallError } from '../../src/server/driver-client.js';
-import { startSidecar, type Sidecar } from '../../src/server/sidecar.js';
+import type { DriverCallError } from '../../src/server/driver-client.js';
 import { packageRoot } from '../../src/support/package-root.js';
 import { FAKE_PARTNER, LIBRARY_DRIVE, startCloudSigmaFake, type CloudSigmaFake, type CloudSigmaFakeOptions } from '../fakes/cloudsigma/index.js';
-import { startPrismProxy, type PrismProcess } from './prism.js';
-import { LogCapture } from './log-capture.js';
+import { CLOUDSIGMA_ACCOUNT, CLOUDSIGMA_TEST, TEST_MACHINES } from './clouds/index.js';
+import { LoopbackHarness, type DriverSettings, type LoopbackCloud } from './loopback-harness.js';
 
-export const CLOUDSIGMA_SPEC = resolve(packageRoot, 'specs', 'cloudsigma.yaml');
-export const NAMESPACE = 'shoot--garden--alpha';
-export const CLASS_NAME = 'alpha-worker-z1';
-export const LOCATION = 'zrh';
-export const ALICE = 'alice@example.com';
-export const BOB = 'bob@example.com';
+export const CLOUDSIGMA_SPEC = resolve(packageRoot, CLOUDSIGMA_TEST.specFile);
+// The account and Machine every CloudSigma test uses: test/support/clouds (one descriptor per cloud).
+export const NAMESPACE = TEST_MACHINES.namespace;
+export const CLASS_NAME = TEST_MACHINES.className;
+export const LOCATION = CLOUDSIGMA_ACCOUNT.location;
+export const ALICE = CLOUDSIGMA_ACCOUNT.alice.email;
+export const BOB = CLOUDSIGMA_ACCOUNT.bob.email;
 export const USER_DATA = '#cloud-config\nruncmd:\n  - echo canary-userdata-7c2e41\n';
 export { LIBRARY_DRIVE };
 
@@ -26,60 +25,45 @@ export const BASE_SPEC = {
   nics: [{ ipv4: { conf: 'dhcp' } }],
 };
 
-export interface HarnessOptions {
+export interface HarnessOptions extends DriverSettings<CloudSigmaProviderOptions> {
   fake?: CloudSigmaFakeOptions;
-  timings?: Partial<DriverTimings>;
-  provider?: Partial<CloudSigmaProviderOptions>;
-  retry?: Partial<RetryPolicy>;
-  httpTimeoutMs?: number;
   /** Put Prism (proxy, --errors) between the adapter and the fake's API; default true. */
   prism?: boolean;
 }
 
 export type SecretKind = 'basic' | 'token' | 'impersonate';
 
-/**
- * The real thing on loopback: the stateful CloudSigma fake, Prism validating
- * every API request and response against specs/cloudsigma.yaml, the sidecar's
- * gRPC server and the gRPC client the bridge's calls look like. The OAuth and
- * impersonation endpoints are not part of API 2.0 and are called directly.
- */
-export class CloudSigmaHarness {
-  get logs(): string[] {
-    return this.capture.lines;
-  }
-  private readonly capture = new LogCapture();
-
-  private constructor(
-    readonly fake: CloudSigmaFake,
-    readonly prism: PrismProcess | undefined,
-    readonly sidecar: Sidecar,
-    readonly client: DriverServiceClient,
-  ) {}
-
-  static async start(options: HarnessOptions = {}): Promise<CloudSigmaHarness> {
-    const fake = await startCloudSigmaFake({ cloneAfterMs: 100, runningAfterMs: 100, stoppedAfterMs: 100, ...options.fake });
-    const prism = options.prism === false ? undefined : await startPrismProxy(CLOUDSIGMA_SPEC, fake.url);
+const CLOUDSIGMA: LoopbackCloud<CloudSigmaFake, CloudSigmaProviderOptions> = {
+  spec: CLOUDSIGMA_SPEC,
+  upstream: (fake) => fake.url,
+  driver: (fake, apiBase, s) => {
     const provider = new CloudSigmaProvider({
-      apiEndpoint: prism ? `${prism.url}/api/2.0/` : fake.apiUrl,
+      // Prism serves the API under the same paths as the fake: base + /api/2.0/.
+      apiEndpoint: `${apiBase}/api/2.0/`,
       oauthEndpoint: fake.oauthUrl,
       impersonationEndpoint: fake.impersonationUrl,
-      httpTimeoutMs: options.httpTimeoutMs ?? 5_000,
-      retry: { baseDelayMs: 5, maxDelayMs: 20, ...options.retry },
+      httpTimeoutMs: s.httpTimeoutMs,
+      retry: s.retry,
       pollIntervalMs: 50,
       driveReadyTimeoutMs: 10_000,
       stopTimeoutMs: 10_000,
-      ...options.provider,
+      ...s.provider,
     });
-    const driver = new MachineDriver(new ProviderRegistry([provider]), {
-      pollIntervalMs: 50,
-      createTimeoutMs: 10_000,
-      deleteTimeoutMs: 10_000,
-      ...options.timings,
-    });
-    const sidecar = await startSidecar({ listen: '127.0.0.1:0', httpListen: '127.0.0.1:0', driver, shutdownGraceMs: 2_000 });
-    const h = new CloudSigmaHarness(fake, prism, sidecar, new DriverServiceClient(sidecar.grpcTarget));
-    return h;
+    return new MachineDriver(new ProviderRegistry([provider]), s.timings);
+  },
+};
+
+/**
+ * The real thing on loopback (loopback-harness.ts): the stateful CloudSigma fake, Prism validating
+ * every API request and response against specs/cloudsigma.yaml, the sidecar's gRPC server and the
+ * gRPC client the bridge's calls look like. The OAuth and impersonation endpoints are not part of
+ * API 2.0 and are called directly.
+ */
+export class CloudSigmaHarness extends LoopbackHarness<CloudSigmaFake, CloudSigmaProviderOptions> {
+  static async start(options: HarnessOptions = {}): Promise<CloudSigmaHarness> {
+    const fake = await startCloudSigmaFake({ cloneAfterMs: 100, runningAfterMs: 100, stoppedAfterMs: 100, ...options.fake });
+    const b = await LoopbackHarness.boot(CLOUDSIGMA, fake, options);
+    return new CloudSigmaHarness(b.fake, b.prism, b.cloud, b.defaults, b.first);
   }
 
   secretData(kind: SecretKind = 'basic', overrides: Record<string, string | undefined> = {}): Record<string, Buffer> {
@@ -96,7 +80,7 @@ export class CloudSigmaHarness {
     return Buffer.from(
       JSON.stringify({
         metadata: { name: extra.name ?? CLASS_NAME, namespace: extra.namespace ?? NAMESPACE },
-        provider: extra.provider ?? 'CloudSigma',
+        provider: extra.provider ?? CLOUDSIGMA_TEST.provider,
         providerSpec: spec,
       }),
     );
@@ -156,15 +140,6 @@ export class CloudSigmaHarness {
 
   cloneRequests() {
     return this.apiRequests('POST', /\/action\/$/, { do: 'clone' });
-  }
-
-
-  async close(): Promise<void> {
-    this.capture.stop();
-    this.client.close();
-    await this.sidecar.shutdown();
-    await this.prism?.close();
-    await this.fake.close();
   }
 }
 

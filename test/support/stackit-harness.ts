@@ -1,18 +1,17 @@
-import { MachineDriver, type DriverTimings } from '../../src/driver/machine-driver.js';
-import type { RetryPolicy } from '../../src/http/retry-policy.js';
+import { MachineDriver } from '../../src/driver/machine-driver.js';
 import { defaultProviders } from '../../src/providers/index.js';
-import { DriverServiceClient } from '../../src/server/driver-client.js';
-import { startSidecar, type Sidecar } from '../../src/server/sidecar.js';
 import { startStackitFake, type StackitFake, type StackitFakeOptions } from '../fakes/stackit/index.js';
-import { LogCapture } from './log-capture.js';
-import { STACKIT_SPEC, startPrismProxy, type PrismProcess } from './prism.js';
+import { STACKIT_ACCOUNT, STACKIT_TEST, TEST_MACHINES } from './clouds/index.js';
+import { LoopbackHarness, type DriverSettings, type LoopbackCloud } from './loopback-harness.js';
+import { STACKIT_SPEC } from './prism.js';
 
-export const PROJECT_ID = '3f1c2a4b-5d6e-4f70-8a9b-0c1d2e3f4a5b';
-export const OTHER_PROJECT_ID = '9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a';
-export const NAMESPACE = 'shoot--garden--alpha';
-export const CLASS_NAME = 'alpha-worker-z1';
-export const REGION = 'eu01';
-export const STATIC_TOKEN = 'fake-static-token';
+// The account and Machine every STACKIT test uses: test/support/clouds (one descriptor per cloud).
+export const PROJECT_ID = STACKIT_ACCOUNT.projectId;
+export const OTHER_PROJECT_ID = STACKIT_ACCOUNT.otherProjectId;
+export const NAMESPACE = TEST_MACHINES.namespace;
+export const CLASS_NAME = TEST_MACHINES.className;
+export const REGION = STACKIT_ACCOUNT.region;
+export const STATIC_TOKEN = STACKIT_ACCOUNT.staticToken;
 export const USER_DATA = '#cloud-config\nruncmd:\n  - echo canary-userdata-4f1d9e\n';
 
 export const BASE_SPEC = {
@@ -22,48 +21,32 @@ export const BASE_SPEC = {
   networking: { networkId: '7c1d3e2f-5a6b-4c8d-9e0f-1a2b3c4d5e6f' },
 };
 
-export interface HarnessOptions {
+export interface HarnessOptions extends DriverSettings {
   fake?: StackitFakeOptions;
-  timings?: Partial<DriverTimings>;
-  retry?: Partial<RetryPolicy>;
-  httpTimeoutMs?: number;
   /** Put Prism (proxy, --errors) between the adapter and the fake; default true. */
   prism?: boolean;
 }
 
+const STACKIT: LoopbackCloud<StackitFake, object> = {
+  spec: STACKIT_SPEC,
+  upstream: (fake) => fake.url,
+  driver: (fake, apiBase, s) =>
+    new MachineDriver(
+      defaultProviders({ httpTimeoutMs: s.httpTimeoutMs, retry: s.retry, stackit: { iaasEndpoint: apiBase, tokenEndpoint: fake.tokenUrl } }),
+      s.timings,
+    ),
+};
+
 /**
- * The real thing on loopback: the stateful STACKIT fake, Prism validating
- * every request and response against the spec, the sidecar's gRPC server and
- * the gRPC client the bridge's calls look like. Log lines are captured so a
- * test can look for secrets in them.
+ * The real thing on loopback (loopback-harness.ts): the stateful STACKIT fake, Prism validating
+ * every request and response against the spec, the sidecar's gRPC server and the gRPC client the
+ * bridge's calls look like. Log lines are captured so a test can look for secrets in them.
  */
-export class StackitHarness {
-  get logs(): string[] {
-    return this.capture.lines;
-  }
-  private readonly capture = new LogCapture();
-
-  private constructor(
-    readonly fake: StackitFake,
-    readonly prism: PrismProcess | undefined,
-    readonly sidecar: Sidecar,
-    readonly client: DriverServiceClient,
-  ) {}
-
+export class StackitHarness extends LoopbackHarness<StackitFake> {
   static async start(options: HarnessOptions = {}): Promise<StackitHarness> {
     const fake = await startStackitFake({ activeAfterMs: 100, deleteAfterMs: 100, ...options.fake });
-    const prism = options.prism === false ? undefined : await startPrismProxy(STACKIT_SPEC, fake.url);
-    const driver = new MachineDriver(
-      defaultProviders({
-        httpTimeoutMs: options.httpTimeoutMs ?? 5_000,
-        retry: { baseDelayMs: 5, maxDelayMs: 20, ...options.retry },
-        stackit: { iaasEndpoint: prism?.url ?? fake.url, tokenEndpoint: fake.tokenUrl },
-      }),
-      { pollIntervalMs: 50, createTimeoutMs: 10_000, deleteTimeoutMs: 10_000, ...options.timings },
-    );
-    const sidecar = await startSidecar({ listen: '127.0.0.1:0', httpListen: '127.0.0.1:0', driver, shutdownGraceMs: 2_000 });
-    const h = new StackitHarness(fake, prism, sidecar, new DriverServiceClient(sidecar.grpcTarget));
-    return h;
+    const b = await LoopbackHarness.boot(STACKIT, fake, options);
+    return new StackitHarness(b.fake, b.prism, b.cloud, b.defaults, b.first);
   }
 
   secretData(overrides: Record<string, string | undefined> = {}): Record<string, Buffer> {
@@ -75,7 +58,7 @@ export class StackitHarness {
     return Buffer.from(
       JSON.stringify({
         metadata: { name: extra.name ?? CLASS_NAME, namespace: extra.namespace ?? NAMESPACE },
-        provider: extra.provider ?? 'STACKIT',
+        provider: extra.provider ?? STACKIT_TEST.provider,
         providerSpec: spec,
       }),
     );
@@ -105,14 +88,5 @@ export class StackitHarness {
 
   createRequests() {
     return this.fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/servers'));
-  }
-
-
-  async close(): Promise<void> {
-    this.capture.stop();
-    this.client.close();
-    await this.sidecar.shutdown();
-    await this.prism?.close();
-    await this.fake.close();
   }
 }

@@ -3,7 +3,7 @@ import { MachineCode } from '../../driver/codes.js';
 import { NoVmRequestedError, mayHaveTakenEffect } from '../../driver/create-outcome.js';
 import { asMachineError } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import type { CloudProvider, CloudSession, CreateHooks, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
@@ -230,14 +230,14 @@ class VpsieSession implements CloudSession {
    * 1. the per-Machine boot script (userDataDelivery script, the default):
    *    reuse this Machine's script when its body is MCM's current userData,
    *    else add one (a failure here is NoVmRequestedError: no VM was asked for);
-   * 2. the VM create, with hostname = Machine name and our markers in notes
-   *    and tags. VPSie answers no id, so this answers undefined and
+   * 2. the VM create (hooks.beforeVmRequest first), with hostname = Machine
+   *    name and our markers in notes and tags. VPSie answers no id, so this answers undefined and
    *    MachineDriver discovers the VM by its markers.
    * A create the driver's classifier calls refused (mayHaveTakenEffect) takes
    * its script with it; any other failure leaves it for the next attempt
    * (found by its marker) or releaseMachine.
    */
-  async create(machine: MachineRef, signal: AbortSignal): Promise<undefined> {
+  async create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<undefined> {
     const hostname = machine.name;
     if (!isValidHostname(hostname)) {
       throw new InvalidInputError([
@@ -255,6 +255,8 @@ class VpsieSession implements CloudSession {
       }
     }
     const body = createVmRequest(this.spec, hostname, this.machineClass, { scriptIdentifier, userData: delivery === 'userData' ? this.userData : undefined }, this.flagEncoding);
+    // The discovery window counts from here, not from the script step before it.
+    hooks?.beforeVmRequest();
     try {
       await this.client.createVm(body, signal);
     } catch (err) {

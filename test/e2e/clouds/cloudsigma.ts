@@ -1,32 +1,25 @@
 // CloudSigma API 2.0 for the e2e suite: the stateful fake of test/fakes/cloudsigma
 // (a server is a cloned boot drive + a server, started), Prism validating
 // against specs/cloudsigma.yaml, HTTP Basic credentials of the fake's user.
+import { CLOUDSIGMA_ACCOUNT, CLOUDSIGMA_TEST } from '../../support/clouds/index.js';
 import type { CloudDescriptor, FakeCloudInstance, FakeTiming, FaultRequest, NormalizedVm } from './types.js';
 
-const USER = 'alice@example.com';
-const PASSWORD = 'alice-password-1'; // test/fakes/cloudsigma/identity.ts DEFAULT_USERS
-const LIBRARY_DRIVE = 'c7105ec8-5d60-43a7-a11b-18dcfc1a4433'; // the library drive every fake has
+// The account, markers and fault routes of the one CloudSigma test descriptor (test/support/clouds/cloudsigma.ts).
+const { email: USER, password: PASSWORD } = CLOUDSIGMA_ACCOUNT.alice;
+const LIBRARY_DRIVE = CLOUDSIGMA_ACCOUNT.libraryDrive;
 
 // Same keys as src/providers/cloudsigma/markers.ts (server meta).
-const MACHINE_KEY = 'kubernetes.io/machine';
-const CLASS_KEY = 'kubernetes.io/machineclass';
-const CLUSTER_KEY = 'mcm-grpc-driver.io/cluster';
+const { machine: MACHINE_KEY, machineClass: CLASS_KEY, cluster: CLUSTER_KEY } = CLOUDSIGMA_TEST.markers;
 const USER_DATA_KEY = 'cloudinit-user-data'; // base64 (listed in base64_fields)
 
 const API = '/api/2.0';
-const UUID = '[0-9a-fA-F-]{36}';
-const FAULT_ROUTES: Record<FaultRequest['op'], { method?: string; path: RegExp }> = {
-  create: { method: 'POST', path: new RegExp(`^${API}/servers/$`) },
-  list: { method: 'GET', path: new RegExp(`^${API}/servers/(detail/)?$`) },
-  get: { method: 'GET', path: new RegExp(`^${API}/servers/${UUID}/$`) },
-  delete: { method: 'DELETE', path: new RegExp(`^${API}/servers/${UUID}/$`) },
-  any: { path: new RegExp(`^${API}/(servers|drives)/`) },
-};
+const { create, list, get, delete: del, any } = CLOUDSIGMA_TEST.routes;
+const FAULT_ROUTES: Record<FaultRequest['op'], { method?: string; path: RegExp }> = { create, list, get, delete: del, any };
 
 export const cloudsigma: CloudDescriptor = {
   id: 'cloudsigma',
-  provider: 'CloudSigma',
-  specFile: 'specs/cloudsigma.yaml',
+  provider: CLOUDSIGMA_TEST.provider,
+  specFile: CLOUDSIGMA_TEST.specFile,
 
   sidecarEnv: (apiUrl) => ({ CLOUDSIGMA_API_ENDPOINT: `${apiUrl}${API}/` }),
 
@@ -89,6 +82,7 @@ export const cloudsigma: CloudDescriptor = {
       },
       injectFault: (f) => fake.injectFault({ ...FAULT_ROUTES[f.op], status: f.status, times: f.times, delayMs: f.delayMs, afterSuccess: f.afterSuccess, headers: f.headers }),
       clearFaults: () => fake.clearFaults(),
+      setListingLag: (lag) => fake.setListingLag(lag),
       createdMachines: () =>
         fake.requests
           .filter((r) => r.method === 'POST' && FAULT_ROUTES.create.path.test(r.path))

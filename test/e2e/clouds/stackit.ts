@@ -1,31 +1,19 @@
 // STACKIT IaaS v2 for the e2e suite: the stateful fake of test/fakes/stackit,
 // Prism validating against specs/stackit-iaas.yaml (or $STACKIT_SPEC), a
 // static-token Secret.
+import { STACKIT_ACCOUNT, STACKIT_TEST } from '../../support/clouds/index.js';
 import type { CloudDescriptor, FakeCloudInstance, FakeTiming, FaultRequest, NormalizedVm } from './types.js';
 
-const PROJECT_ID = '3f1c2a4b-5d6e-4f70-8a9b-0c1d2e3f4a5b';
-const REGION = 'eu01';
-const TOKEN = 'fake-static-token';
-
-// Same keys as src/providers/stackit/markers.ts (not imported: the suite checks the driver, it does not share its code).
-const MACHINE_LABEL = 'kubernetes.io/machine';
-const CLASS_LABEL = 'kubernetes.io/machineclass';
-const CLUSTER_LABEL = 'mcm-grpc-driver.io/cluster';
-
-const SERVERS = String.raw`/v2/projects/[^/]+/regions/[^/]+/servers`;
-const UUID = '[0-9a-fA-F-]{36}';
-const FAULT_ROUTES: Record<FaultRequest['op'], { method?: string; path: RegExp }> = {
-  create: { method: 'POST', path: new RegExp(`^${SERVERS}/?$`) },
-  list: { method: 'GET', path: new RegExp(`^${SERVERS}/?$`) },
-  get: { method: 'GET', path: new RegExp(`^${SERVERS}/${UUID}$`) },
-  delete: { method: 'DELETE', path: new RegExp(`^${SERVERS}/${UUID}$`) },
-  any: { path: new RegExp(`^${SERVERS}`) },
-};
+// The account, markers and fault routes of the one STACKIT test descriptor (test/support/clouds/stackit.ts).
+const { projectId: PROJECT_ID, region: REGION, staticToken: TOKEN } = STACKIT_ACCOUNT;
+const { machine: MACHINE_LABEL, machineClass: CLASS_LABEL, cluster: CLUSTER_LABEL } = STACKIT_TEST.markers;
+const { create, list, get, delete: del, any } = STACKIT_TEST.routes;
+const FAULT_ROUTES: Record<FaultRequest['op'], { method?: string; path: RegExp }> = { create, list, get, delete: del, any };
 
 export const stackit: CloudDescriptor = {
   id: 'stackit',
-  provider: 'STACKIT',
-  specFile: process.env.STACKIT_SPEC || 'specs/stackit-iaas.yaml',
+  provider: STACKIT_TEST.provider,
+  specFile: process.env.STACKIT_SPEC || STACKIT_TEST.specFile,
 
   sidecarEnv: (apiUrl) => ({ STACKIT_API_ENDPOINT: apiUrl }),
 
@@ -81,6 +69,7 @@ export const stackit: CloudDescriptor = {
       },
       injectFault: (f) => fake.injectFault({ ...FAULT_ROUTES[f.op], status: f.status, times: f.times, delayMs: f.delayMs, afterSuccess: f.afterSuccess, headers: f.headers }),
       clearFaults: () => fake.clearFaults(),
+      setListingLag: (lag) => fake.setListingLag(lag),
       createdMachines: () =>
         fake.requests
           .filter((r) => r.method === 'POST' && FAULT_ROUTES.create.path.test(r.path))

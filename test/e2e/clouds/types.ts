@@ -65,6 +65,8 @@ export interface FakeCloudInstance {
   remove(id: string): Promise<void>;
   injectFault(f: FaultRequest): void;
   clearFaults(): void;
+  /** Listings lag creates and completed deletes ({} = none): test/fakes/core/listing-lag.ts. Absent where that cloud's fake is not on the core yet. */
+  setListingLag?(lag: { createMs?: number; deleteMs?: number }): void;
   /** Machine names of every create request the fake received, in order. */
   createdMachines(): string[];
   close(): Promise<void>;

@@ -16,6 +16,7 @@
 //   POST   /clouds/<id>/faults           FaultRequest
 //   DELETE /clouds/<id>/faults           clear faults
 //   GET    /clouds/<id>/creates          machine names of every create request, in order
+//   POST   /clouds/<id>/listing-lag      {createMs?, deleteMs?}: listings lag creates and completed deletes ({} = none)
 //
 // Prints one JSON line {"ready":true,...} on stdout once everything listens.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -76,7 +77,7 @@ async function handle(fakes: Map<string, FakeCloudInstance>, req: IncomingMessag
   const url = new URL(req.url ?? '/', 'http://admin.invalid');
   const method = req.method ?? 'GET';
   if (url.pathname === '/healthz') return send(res, 200, { ok: true, clouds: [...fakes.keys()] });
-  const m = /^\/clouds\/([^/]+)\/(vms|faults|creates)(?:\/([^/]+))?$/.exec(url.pathname);
+  const m = /^\/clouds\/([^/]+)\/(vms|faults|creates|listing-lag)(?:\/([^/]+))?$/.exec(url.pathname);
   const fake = m ? fakes.get(m[1]!) : undefined;
   if (!m || !fake) return send(res, 404, { error: `no route ${method} ${url.pathname}` });
   const [, , what, id] = m;
@@ -97,6 +98,11 @@ async function handle(fakes: Map<string, FakeCloudInstance>, req: IncomingMessag
     return send(res, 204);
   }
   if (what === 'creates' && method === 'GET') return send(res, 200, fake.createdMachines());
+  if (what === 'listing-lag' && method === 'POST') {
+    if (!fake.setListingLag) return send(res, 501, { error: `cloud ${m[1]!}: its fake has no listing lag yet` });
+    fake.setListingLag(body as { createMs?: number; deleteMs?: number });
+    return send(res, 204);
+  }
   return send(res, 405, { error: `method ${method} not allowed on ${url.pathname}` });
 }
 

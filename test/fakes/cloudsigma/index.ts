@@ -81,6 +81,7 @@ export async function startCloudSigmaFake(options: CloudSigmaFakeOptions = {}): 
     seedDrive: (d) => store.seedDrive(d.owner === null ? null : ownerUuid(d.owner), d),
     setServerStatus: (uuid, status) => store.setServerStatus(uuid, status),
     setDriveStatus: (uuid, status) => store.setDriveStatus(uuid, status),
+    setTiming: (timing) => store.setTiming(timing),
     setListingLag: (lag) => store.listingLag.set(lag),
     setOutOfCapacity(gates) {
       store.outOfCapacity.clear();

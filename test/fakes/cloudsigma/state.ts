@@ -57,7 +57,10 @@ export class Store {
   readonly outOfCapacity = new Set<CapacityGate>();
   readonly listingLag: ListingLag<FakeServer>;
 
+  private readonly initialTiming: Timing;
+
   constructor(private readonly timing: Timing) {
+    this.initialTiming = { ...timing };
     this.now = timing.now ?? Date.now;
     this.listingLag = new ListingLag(timing.listingLag, this.now);
   }
@@ -288,7 +291,13 @@ export class Store {
     return out;
   }
 
+  /** Changes how long the next clones, starts, stops and deletes take; reset() restores the start values. */
+  setTiming(timing: Partial<Omit<Timing, 'now' | 'listingLag'>>): void {
+    Object.assign(this.timing, timing);
+  }
+
   reset(keepLibrary: boolean): void {
+    Object.assign(this.timing, this.initialTiming);
     this.serverMap.clear();
     this.grants.clear();
     this.outOfCapacity.clear();

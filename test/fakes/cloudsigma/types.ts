@@ -158,6 +158,8 @@ export interface CloudSigmaFake {
   seedDrive(d: SeedDrive): FakeDrive;
   setServerStatus(uuid: string, status: string): void;
   setDriveStatus(uuid: string, status: string): void;
+  /** From now on clones, starts, stops and deletes take these times (tests of slow clouds share the file's fake); reset() restores the start options. */
+  setTiming(timing: Pick<CloudSigmaFakeOptions, 'cloneAfterMs' | 'runningAfterMs' | 'stoppedAfterMs' | 'deleteAfterMs' | 'driveDeleteAfterMs'>): void;
   /** From now on server listings lag creates and completed deletes this much ({} = no lag); reset() restores the start options. */
   setListingLag(lag: ListingLagOptions): void;
   /**

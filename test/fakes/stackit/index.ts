@@ -57,6 +57,7 @@ export async function startStackitFake(options: StackitFakeOptions = {}): Promis
     volumes: () => store.volumes(),
     seedServer: (s) => store.seed(s),
     setServerStatus: (id, status, errorMessage) => store.setStatus(id, status, errorMessage),
+    setTiming: (timing) => store.setTiming(timing),
     setListingLag: (lag) => store.listingLag.set(lag),
     setOutOfCapacity: (on) => {
       store.outOfCapacity = on;

@@ -46,7 +46,10 @@ export class ServerStore {
   /** Creates are accepted and end in ERROR NO_VALID_HOST (see StackitFake.setOutOfCapacity). */
   outOfCapacity = false;
 
+  private readonly initialTiming: StoreTiming;
+
   constructor(private readonly timing: StoreTiming) {
+    this.initialTiming = { ...timing };
     this.now = timing.now ?? Date.now;
     this.listingLag = new ListingLag(timing.listingLag, this.now);
   }
@@ -185,7 +188,13 @@ export class ServerStore {
     return [...this.volumeMap.values()].map((v) => ({ ...v }));
   }
 
+  /** Changes how long the next creates take to become ACTIVE and deletes to complete; reset() restores the start values. */
+  setTiming(timing: Partial<Pick<StoreTiming, 'activeAfterMs' | 'deleteAfterMs'>>): void {
+    Object.assign(this.timing, timing);
+  }
+
   reset(): void {
+    Object.assign(this.timing, this.initialTiming);
     this.records.clear();
     this.volumeMap.clear();
     this.listingLag.reset();

@@ -136,6 +136,8 @@ export interface StackitFake {
   requests: RecordedRequest[];
   /** How many tokens /token has issued since start or the last reset(). */
   readonly tokensIssued: number;
+  /** From now on servers become ACTIVE / finish deleting after these times (tests of slow clouds share the file's fake); reset() restores the start options. */
+  setTiming(timing: Pick<StackitFakeOptions, 'activeAfterMs' | 'deleteAfterMs'>): void;
   /** From now on listings lag creates and completed deletes this much ({} = no lag); reset() restores the start options. */
   setListingLag(lag: ListingLagOptions): void;
   /**
