@@ -39,6 +39,15 @@ export class LazyProvider implements CloudProvider {
     return (this.ownSchemas ??= this.entry.schemas?.());
   }
 
+  /**
+   * The adapter's own window. open() loads the adapter before any create, so
+   * MachineDriver reads the loaded adapter's value (VPSie's 20 min), not the
+   * driver-wide default.
+   */
+  get discoveryWindowMs(): number | undefined {
+    return this.provider?.discoveryWindowMs;
+  }
+
   load(): Promise<CloudProvider> {
     return (this.loading ??= this.entry.load().then(
       (p) => (this.provider = p),

@@ -289,9 +289,6 @@ export class MachineDriver {
   }
 
   private discoveryWindowMs(bound: Bound): number {
-    // Transitional: a provider that still runs its own discovery after an asynchronous create gets no window here,
-    // so its rules and these do not hold each other back (remove with issue 12 part 1 for VPSie).
-    if (OWN_CREATE_DISCOVERY.has(bound.provider.name.toLowerCase())) return 0;
     return this.timings.discoveryWindowMs ?? bound.provider.discoveryWindowMs ?? DEFAULT_DISCOVERY_WINDOW_MS;
   }
 
@@ -584,8 +581,6 @@ export class MachineDriver {
  * request record (VPSie: vpsie-provider.ts, being rewritten to an adapter whose
  * create answers undefined). Their window is 0 until then.
  */
-const OWN_CREATE_DISCOVERY = new Set(['vpsie']);
-
 interface Found {
   vm: VmRecord | undefined;
   /** An earlier VM of the Machine is being deleted. */

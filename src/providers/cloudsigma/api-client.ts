@@ -5,6 +5,7 @@ import type { CloudHttpClient, CloudRequest, CloudResponse } from '../../http/cl
 import { logger } from '../../observability/logger.js';
 import type { CloudSigmaAuth } from './auth.js';
 import type { CloneDriveBody, CloudSigmaDrive, CloudSigmaServer, CreateServerBody, ListPage } from './types.js';
+import { apiErrorMessage } from './mapping.js';
 
 /** How often a listing is read again when its total_count changed while it was paged through. */
 const LIST_ATTEMPTS = 3;
@@ -118,13 +119,14 @@ export class CloudSigmaApi {
    */
   async deleteServer(uuid: string, recurse: 'all_drives' | undefined, signal: AbortSignal, drives: string[] = []): Promise<void> {
     try {
-      await this.call(this.http, {
+      const res = await this.call(this.http, {
         operation: 'delete server',
         method: 'DELETE',
         path: `servers/${uuid}/`,
         ...(recurse ? { searchParams: { recurse } } : {}),
         signal,
       });
+      throwIfErrorList('delete server', res);
       this.deletionStarted.add(uuid);
       if (recurse) for (const d of drives) this.deletionStarted.add(d);
     } catch (err) {
@@ -169,7 +171,8 @@ export class CloudSigmaApi {
    */
   async deleteDrive(uuid: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.call(this.http, { operation: 'delete drive', method: 'DELETE', path: `drives/${uuid}/`, signal });
+      const res = await this.call(this.http, { operation: 'delete drive', method: 'DELETE', path: `drives/${uuid}/`, signal });
+      throwIfErrorList('delete drive', res);
       this.deletionStarted.add(uuid);
     } catch (err) {
       if (!isNotFound(err)) throw err;
@@ -253,4 +256,17 @@ export class CloudSigmaApi {
   private async call<T>(client: CloudHttpClient, req: CloudRequest): Promise<CloudResponse<T>> {
     return client.request<T>(req);
   }
+}
+
+/**
+ * A DELETE starts the deletion only when CloudSigma says so: 204 "object
+ * deletion started" (cloudsigma-docs servers.rst, drives.rst). A 2xx carrying
+ * CloudSigma's error list (errors.rst: `[{error_type, error_message,
+ * error_point}]`) did not start it; taking it as started would read the VM as
+ * `deleting` for ever and the DELETE would never be sent again (found by the
+ * whole fault matrix). Unavailable: MCM's next call sends it again.
+ */
+function throwIfErrorList(operation: string, res: CloudResponse<unknown>): void {
+  if (apiErrorMessage(res.body) === undefined) return;
+  throw new CloudApiError('cloudsigma', operation, 'malformed', { status: res.status, requestId: res.requestId });
 }
