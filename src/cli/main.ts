@@ -22,6 +22,12 @@ program
   .option('--create-timeout <duration>', 'how long CreateMachine waits for the VM to run (keep below the bridge --driver-call-timeout, 5m)', durationArg, durationArg('4m'))
   .option('--delete-timeout <duration>', 'how long DeleteMachine waits for the VM to be gone', durationArg, durationArg('4m'))
   .option('--poll-interval <duration>', 'how often a waiting call asks the cloud', durationArg, durationArg('2s'))
+  .addOption(
+    new Option('--state-dir <path>', 'writable directory (an emptyDir) for the create intent journal, so a restarted sidecar still knows which creates may have taken effect; empty: memory and lastKnownState only')
+      .env('MCM_DRIVER_STATE_DIR')
+      .default(''),
+  )
+  .option('--discovery-window <duration>', 'after a create with an unknown outcome, how long no second create is sent while its VM is not visible (default: per cloud, README "Create and delete safety")', durationArg)
   .option('--http-timeout <duration>', 'timeout of one cloud API request attempt', durationArg, durationArg('30s'))
   .option('--http-retries <n>', 'retries of an idempotent cloud API request (never a create)', nonNegativeIntegerArg, 4)
   .addOption(new Option('--ca-file <paths>', 'extra CA files (PEM, comma-separated) every cloud call trusts, besides the system roots and /etc/ssl/certs/cloudprofile-ca.crt').env('MCM_DRIVER_CA_FILE').default(''))

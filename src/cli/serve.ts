@@ -16,6 +16,9 @@ export interface ServeFlags {
   createTimeout: number;
   deleteTimeout: number;
   pollInterval: number;
+  stateDir: string;
+  /** Unset: each cloud's own discovery window. */
+  discoveryWindow?: number;
   httpTimeout: number;
   httpRetries: number;
   maxCloudResponse: number;
@@ -39,6 +42,8 @@ export async function serve(flags: ServeFlags): Promise<void> {
       createTimeoutMs: flags.createTimeout,
       deleteTimeoutMs: flags.deleteTimeout,
       pollIntervalMs: flags.pollInterval,
+      discoveryWindowMs: flags.discoveryWindow,
+      stateDir: flags.stateDir || undefined,
     },
   );
   const sidecar = await startSidecar({

@@ -3,7 +3,9 @@ import { isNotFound } from '../http/cloud-api-error.js';
 import { logger } from '../observability/logger.js';
 import { vmCreateDuration } from '../observability/metrics.js';
 import { MachineCode } from './codes.js';
-import { asMachineError, withLastKnownState } from './errors.js';
+import { CreateIntents, INTENT_KEY, type CreateIntent, withIntent } from './create-intents.js';
+import { runCreate } from './create-outcome.js';
+import { asMachineError } from './errors.js';
 import { MachineError } from './machine-error.js';
 import { readMachine, readMachineClass, throwIfProblems } from './machine-request.js';
 import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, NodeAddress, SecretData, SessionPurpose, VmRecord } from './provider.js';
@@ -28,7 +30,25 @@ export interface DriverTimings {
   /** How long DeleteMachine waits for the VM to be gone. */
   deleteTimeoutMs: number;
   pollIntervalMs: number;
+  /**
+   * Overrides every provider's discoveryWindowMs (tests; an operator who knows
+   * the cloud's listing lag better). Unset: the provider's, else DEFAULT_DISCOVERY_WINDOW_MS.
+   */
+  discoveryWindowMs?: number;
 }
+
+export interface DriverOptions extends Partial<DriverTimings> {
+  /** A writable directory for the create intent journal (--state-dir); unset: no journal. */
+  stateDir?: string;
+}
+
+/**
+ * How long after a create whose outcome is unknown the driver waits for the VM
+ * to show up before it may send another create, for a provider that does not
+ * say: three times the longest listing lag an SDK of ours documents
+ * (pycloudsigma polls listings up to 20 s after a create, see cloudsigma-provider.ts).
+ */
+export const DEFAULT_DISCOVERY_WINDOW_MS = 60_000;
 
 /** Below the bridge's 5 min call deadline, so the sidecar answers (with lastKnownState) before the bridge gives up. */
 export const defaultTimings: DriverTimings = { createTimeoutMs: 4 * 60_000, deleteTimeoutMs: 4 * 60_000, pollIntervalMs: 2_000 };
@@ -46,28 +66,45 @@ interface Bound {
 export class MachineDriver {
   private readonly creates = new SingleFlight<MachineStatus>();
   private readonly timings: DriverTimings;
+  private readonly intents: CreateIntents;
 
   constructor(
     private readonly providers: ProviderRegistry,
-    timings: Partial<DriverTimings> = {},
+    options: DriverOptions = {},
   ) {
+    const { stateDir, ...timings } = options;
     this.timings = { ...defaultTimings, ...timings };
+    this.intents = new CreateIntents(stateDir);
   }
 
   /**
-   * Finds the Machine's VM: by spec.providerID, or by the Machine's markers when
-   * that is empty (MCM relies on this to not create a second VM).
+   * Finds the Machine's VM: by spec.providerID, or, when that is empty, by the
+   * Machine's markers plus the VM a recent create named (a listing may lag
+   * behind a create). MCM calls this first in its creation flow.
    * - OK: MCM adopts providerID/nodeName.
-   * - NotFound: no such VM; with an empty providerID MCM calls CreateMachine.
-   * - OutOfRange: more than one VM carries this Machine's markers; MCM runs its orphan sweep.
-   * - Internal / ResourceExhausted: the VM failed; MCM marks CrashLoopBackOff and retries in 3 / 10 min.
+   * - NotFound: no such VM and no create outstanding; with an empty providerID MCM calls CreateMachine.
+   * - Unavailable: a create whose outcome is unknown is inside its discovery window and its VM
+   *   is not visible yet, or an earlier VM of the Machine is still being deleted; MCM keeps
+   *   lastKnownState and retries in 5 s (machine_util.go machineCreateErrorHandler).
+   * - Internal / ResourceExhausted: the VM failed. With an empty providerID the failed VM is
+   *   also removed here (MCM's creation flow never calls CreateMachine while this answers
+   *   an error), so a later call answers NotFound and MCM creates a new one; a removal that
+   *   fails is retried by the next call. MCM retries in 3 / 10 min.
+   * - Two VMs with the Machine's markers: the Machine's is kept (its providerID, else the oldest),
+   *   the other is removed and the kept one reported (MCM's orphan sweep skips Machines in
+   *   phase "" and CrashLoopBackOff, so nothing else would remove it).
    * - InvalidArgument: bad class, Secret or Machine; retry in 3 min.
    * - Unavailable / DeadlineExceeded / Unauthenticated / PermissionDenied: from the cloud call (table in README).
    */
   async getMachineStatus(call: MachineCall, signal: AbortSignal): Promise<MachineStatus> {
     const { machine, bound } = await this.bindMachine(call, 'manage');
     try {
-      const vm = failIfFailed(await this.requireMachineVm(bound.session, machine, signal));
+      const found = await this.findMachineVm(bound, machine, signal);
+      if (!found.vm) throw this.notVisible(bound, machine, found);
+      const vm = found.vm;
+      // In MCM's creation flow (no providerID yet) a failed VM is removed here: MCM calls CreateMachine only after NotFound.
+      if (vm.state === 'failed' && !machine.providerId) await this.removeFailedVm(bound.session, vm, signal);
+      failIfFailed(vm);
       const status = this.statusOf(machine, vm);
       if (vm.state === 'stopped' && bound.session.start) {
         throw new MachineError(MachineCode.Uninitialized, `VM ${vm.providerId} exists but is stopped; InitializeMachine starts it`, {
@@ -83,20 +120,22 @@ export class MachineDriver {
 
   /**
    * Makes sure exactly one VM exists for the Machine and that it runs. Adopts
-   * an existing VM with this Machine's markers instead of creating another;
-   * concurrent calls for one Machine share one execution.
+   * the VM of spec.providerID, or one with this Machine's markers, instead of
+   * creating another; concurrent calls for one Machine share one execution.
+   * A create request whose outcome is unknown (no answer, 5xx, cut body,
+   * cancelled, accepted without an id) is recorded as an intent (memory,
+   * lastKnownState, journal) before it is sent; until its VM is found or the
+   * provider's discovery window has passed, no second create is sent.
    * - OK: providerID, nodeName (= Machine name), addresses.
-   * - DeadlineExceeded: the VM exists but did not run in time; MCM retries in 5 s and adopts it.
-   * - Unavailable: the cloud failed transiently (or the create answer was lost and the VM is not visible yet); retry in 5 s.
+   * - DeadlineExceeded: the VM exists but did not run in time, or the create request timed out; MCM retries in 5 s.
+   * - Unavailable: the cloud failed transiently, or a create is outstanding and its VM not visible yet; retry in 5 s.
    * - Internal / ResourceExhausted: the VM failed and was removed; retry in 3 / 10 min.
-   * - OutOfRange: several VMs carry this Machine's markers; nothing is created.
    * - InvalidArgument: bad class, Secret or Machine; nothing is created.
-   * Errors carry lastKnownState naming the VM, if one was made.
+   * Errors carry lastKnownState naming the VM or the outstanding create.
    */
   async createMachine(call: MachineCall, signal: AbortSignal): Promise<MachineStatus> {
     const { machine, bound } = await this.bindMachine(call, 'create');
-    const key = `${bound.provider.name}/${bound.machineClass.namespace}/${machine.name}`;
-    return this.creates.run(key, signal, (shared) => this.ensureRunningVm(bound, machine, shared));
+    return this.creates.run(this.keyOf(bound, machine), signal, (shared) => this.ensureRunningVm(bound, machine, shared));
   }
 
   /**
@@ -108,7 +147,9 @@ export class MachineDriver {
   async initializeMachine(call: MachineCall, signal: AbortSignal): Promise<MachineStatus> {
     const { machine, bound } = await this.bindMachine(call, 'manage');
     try {
-      const vm = failIfFailed(await this.requireMachineVm(bound.session, machine, signal));
+      const found = await this.findMachineVm(bound, machine, signal);
+      if (!found.vm) throw new MachineError(MachineCode.NotFound, `no VM found for machine ${machine.name}`);
+      const vm = failIfFailed(found.vm);
       if (vm.state === 'stopped' && bound.session.start) {
         await bound.session.start(vm.providerId, signal);
         logger.info('started a stopped VM', { providerId: vm.providerId });
@@ -120,25 +161,43 @@ export class MachineDriver {
   }
 
   /**
-   * Deletes exactly the VM of spec.providerID; with an empty providerID, the
-   * VMs carrying this Machine's markers. Works with the orphan stub (name,
-   * namespace, providerID only).
-   * - OK: the VM is gone (already gone counts).
+   * Deletes exactly the VM of spec.providerID; with an empty providerID, every
+   * VM carrying this Machine's markers and the VM a recent create named. OK
+   * only once the VMs read as gone; then what a VM owned (session.releaseMachine)
+   * is removed, and a failed removal fails the call, so MCM's next call retries it.
+   * Works with the orphan stub (name, namespace, providerID only).
+   * - OK: the VM is gone (already gone counts) and what it owned too.
    * - DeadlineExceeded: deletion was requested but the VM still exists; MCM retries in 5 s.
+   * - Unavailable: with an empty providerID, a create whose outcome is unknown is inside its
+   *   discovery window: deleting now would leave its VM behind when it shows up.
    * - InvalidArgument: the providerID is not this cloud's; MCM retries in 10 min.
    * - cloud codes per the README table.
    */
   async deleteMachine(call: MachineCall, signal: AbortSignal): Promise<{ lastKnownState: string }> {
     const { machine, bound } = await this.bindMachine(call, 'manage');
     const { session } = bound;
+    const key = this.keyOf(bound, machine);
     try {
-      const targets = machine.providerId
-        ? [machine.providerId]
-        : (await session.findByMachine(machine.name, signal)).map((vm) => vm.providerId);
+      let targets: string[];
+      if (machine.providerId) {
+        targets = [machine.providerId];
+      } else {
+        const intent = this.intents.get(key, machine.lastKnownState);
+        const vms = await this.machineVms(session, machine, intent, signal);
+        if (vms.length === 0 && intent && !intent.providerId) {
+          throw new MachineError(
+            MachineCode.Unavailable,
+            `a create request for machine ${machine.name} sent at ${iso(intent.at)} has an unknown outcome and its VM is not visible yet; deleting waits until it shows up or until ${iso(intent.until)}`,
+            { lastKnownState: withIntent(machine.lastKnownState, intent) },
+          );
+        }
+        targets = vms.map((vm) => vm.providerId);
+      }
       for (const providerId of targets) {
         await this.deleteAndWait(session, providerId, signal);
       }
       await session.releaseMachine?.(machine.name, signal);
+      if (!machine.providerId) this.intents.clear(key);
       return { lastKnownState: '' };
     } catch (err) {
       throw asMachineError(err, signal, 'delete machine');
@@ -225,23 +284,35 @@ export class MachineDriver {
     return { machine, bound: { provider: provider!, session, machineClass } };
   }
 
-  private async requireMachineVm(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
-    const vm = await this.findMachineVm(session, machine, signal);
-    if (!vm) throw new MachineError(MachineCode.NotFound, `no VM found for machine ${machine.name}`);
-    return vm;
+  private keyOf(bound: Bound, machine: MachineRef): string {
+    return `${bound.provider.name}/${bound.machineClass.namespace}/${machine.name}`;
   }
 
-  private async findMachineVm(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord | undefined> {
+  private discoveryWindowMs(bound: Bound): number {
+    // Transitional: a provider that still runs its own discovery after an asynchronous create gets no window here,
+    // so its rules and these do not hold each other back (remove with issue 12 part 1 for VPSie).
+    if (OWN_CREATE_DISCOVERY.has(bound.provider.name.toLowerCase())) return 0;
+    return this.timings.discoveryWindowMs ?? bound.provider.discoveryWindowMs ?? DEFAULT_DISCOVERY_WINDOW_MS;
+  }
+
+  /**
+   * The Machine's VM: the one of spec.providerID, else the one its markers
+   * (and a recent create) name, with twins removed. `deleting` says an earlier
+   * VM of the Machine is on its way out; `intent` is the create outstanding.
+   */
+  private async findMachineVm(bound: Bound, machine: MachineRef, signal: AbortSignal): Promise<Found> {
+    const { session } = bound;
     if (machine.providerId) {
       try {
         const vm = await session.get(machine.providerId, signal);
-        return vm && vm.state !== 'deleting' ? vm : undefined;
+        return { vm: vm && vm.state !== 'deleting' ? vm : undefined, deleting: vm?.state === 'deleting' };
       } catch (err) {
-        if (asMachineError(err, signal).code !== MachineCode.PermissionDenied) throw err;
-        return this.healStaleProviderId(session, machine, signal);
+        const denied = asMachineError(err, signal);
+        if (denied.code !== MachineCode.PermissionDenied) throw err;
+        return { vm: await this.healStaleProviderId(bound, machine, denied, signal), deleting: false };
       }
     }
-    return this.findByMarkers(session, machine, signal);
+    return this.findByMarkers(bound, machine, signal);
   }
 
   /**
@@ -251,8 +322,8 @@ export class MachineDriver {
    * VM carries this Machine's markers, that is the Machine's VM (the stored ID
    * is stale); otherwise a human has to decide.
    */
-  private async healStaleProviderId(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
-    const vm = await this.findByMarkers(session, machine, signal);
+  private async healStaleProviderId(bound: Bound, machine: MachineRef, denied: MachineError, signal: AbortSignal): Promise<VmRecord> {
+    const { vm } = await this.findByMarkers(bound, { ...machine, providerId: '' }, signal);
     if (vm) {
       logger.warn('stored providerID is not accessible, reporting the accessible VM with this Machine’s markers', {
         storedProviderId: machine.providerId,
@@ -260,32 +331,107 @@ export class MachineDriver {
       });
       return vm;
     }
+    // The cloud's own words (which user the Secret acts as, whose the VM is) first: they say what to fix.
     throw new MachineError(
       MachineCode.PermissionDenied,
-      `VM ${machine.providerId} exists but these credentials may not access it, and no accessible VM carries the markers of machine ${machine.name}: check which user the Secret acts as; the driver will not create a second VM`,
+      `VM ${machine.providerId} exists but these credentials may not access it (${denied.message}); no accessible VM carries the markers of machine ${machine.name} either: the driver will not create a second VM`,
     );
   }
 
-  private async findByMarkers(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord | undefined> {
-    const vms = (await session.findByMachine(machine.name, signal)).filter((vm) => vm.state !== 'deleting');
-    return atMostOne(vms, machine);
+  /** VMs with the Machine's markers, plus the VM a create intent names when the listing does not show it yet. */
+  private async machineVms(session: CloudSession, machine: MachineRef, intent: CreateIntent | undefined, signal: AbortSignal): Promise<VmRecord[]> {
+    const vms = await session.findByMachine(machine.name, signal);
+    if (intent?.providerId && !vms.some((v) => v.providerId === intent.providerId)) {
+      const vm = await session.get(intent.providerId, signal);
+      if (vm) vms.push(vm);
+    }
+    return vms;
+  }
+
+  private async findByMarkers(bound: Bound, machine: MachineRef, signal: AbortSignal): Promise<Found> {
+    const key = this.keyOf(bound, machine);
+    const intent = this.intents.get(key, machine.lastKnownState);
+    const all = await this.machineVms(bound.session, machine, intent, signal);
+    const live = all.filter((vm) => vm.state !== 'deleting');
+    const vm = await this.oneVm(bound.session, live, machine, signal);
+    if (vm && intent && intent.providerId !== vm.providerId) {
+      // The outcome is known now: the VM is read by id from here on, whatever the listing shows.
+      this.intents.set(key, { ...intent, providerId: vm.providerId });
+    }
+    // Only an outcome still unknown holds creates back; an intent whose VM was named is read by id above (gone: nothing to wait for).
+    const pending = intent && !intent.providerId && !vm ? intent : undefined;
+    return { vm, deleting: all.some((v) => v.state === 'deleting'), intent: pending };
+  }
+
+  /**
+   * One Machine, one VM. With two or more carrying its markers (a create that
+   * showed up after the discovery window, a VM made by another driver
+   * instance), the Machine's is its providerID's, else the oldest; the others
+   * are ours by the same markers and are removed (asked to delete; a failed
+   * request is retried by the next call, which finds them again).
+   */
+  private async oneVm(session: CloudSession, vms: VmRecord[], machine: MachineRef, signal: AbortSignal): Promise<VmRecord | undefined> {
+    if (vms.length <= 1) return vms[0];
+    const keep = vms.find((v) => v.providerId === machine.providerId) ?? [...vms].sort(olderFirst)[0]!;
+    for (const twin of vms) {
+      if (twin === keep) continue;
+      try {
+        await session.delete(twin.providerId, signal);
+        logger.warn('two VMs carry the markers of one Machine: removing the younger one', { machine: machine.name, kept: keep.providerId, removed: twin.providerId });
+      } catch (err) {
+        if (signal.aborted) throw err;
+        logger.warn('two VMs carry the markers of one Machine: removing the younger one failed, the next call retries', {
+          machine: machine.name,
+          kept: keep.providerId,
+          twin: twin.providerId,
+          error: asMachineError(err).message,
+        });
+      }
+    }
+    return keep;
+  }
+
+  /** The answer when no VM is visible: NotFound, unless a create is outstanding or an earlier VM is being deleted. */
+  private notVisible(bound: Bound, machine: MachineRef, found: Found): MachineError {
+    if (found.intent) return this.outstanding(machine, found.intent);
+    if (found.deleting) return new MachineError(MachineCode.Unavailable, `an earlier VM of machine ${machine.name} is still being deleted`);
+    return new MachineError(MachineCode.NotFound, `no VM found for machine ${machine.name}`);
+  }
+
+  private outstanding(machine: MachineRef, intent: CreateIntent, code = MachineCode.Unavailable, cause?: string): MachineError {
+    const why = cause ? ` (${cause})` : '';
+    return new MachineError(
+      code,
+      `the create request for machine ${machine.name} sent at ${iso(intent.at)} has an unknown outcome${why} and its VM is not visible yet; ` +
+        `no second create is sent before ${iso(intent.until)} unless the VM shows up`,
+      { lastKnownState: withIntent(machine.lastKnownState, intent) },
+    );
   }
 
   private async ensureRunningVm(bound: Bound, machine: MachineRef, signal: AbortSignal): Promise<MachineStatus> {
     const { session, provider } = bound;
     const started = performance.now();
     // The VM as last seen, so a failure can tell MCM (lastKnownState) which VM it was about.
-    const seen: { vm?: VmRecord } = {};
+    const seen: { vm?: VmRecord; intent?: CreateIntent } = {};
     try {
-      const existing = await session.findByMachine(machine.name, signal);
-      if (existing.some((v) => v.state === 'deleting')) {
-        throw new MachineError(MachineCode.Unavailable, `an earlier VM of machine ${machine.name} is still being deleted`);
+      const found = await this.findMachineVm(bound, machine, signal);
+      seen.intent = found.intent;
+      seen.vm = found.vm;
+      if (!seen.vm && machine.providerId) {
+        // MCM sent a providerID whose VM is gone: the Machine's VM, if any, is found by its markers.
+        const byMarkers = await this.findByMarkers(bound, { ...machine, providerId: '' }, signal);
+        Object.assign(found, byMarkers);
+        seen.vm = byMarkers.vm;
+        seen.intent = byMarkers.intent;
       }
-      seen.vm = atMostOne(existing, machine);
       if (seen.vm) {
         logger.info('adopting existing VM', { providerId: seen.vm.providerId, state: seen.vm.state });
+      } else if (found.intent) {
+        throw this.outstanding(machine, found.intent);
+      } else if (found.deleting) {
+        throw new MachineError(MachineCode.Unavailable, `an earlier VM of machine ${machine.name} is still being deleted`);
       } else {
-        seen.vm = await this.createOnce(session, machine, signal);
+        seen.vm = await this.createOnce(bound, machine, seen, signal);
         logger.info('VM created', { providerId: seen.vm.providerId });
       }
       const running = await this.waitUntilRunning(session, seen, signal);
@@ -294,27 +440,65 @@ export class MachineDriver {
       return this.statusOf(machine, vm);
     } catch (err) {
       const failure = asMachineError(err, signal, 'create machine');
+      const own = failure.details.lastKnownState;
+      if (own?.includes(INTENT_KEY)) throw failure;
       const { vm } = seen;
-      throw vm ? withLastKnownState(failure, JSON.stringify({ providerId: vm.providerId, state: vm.state })) : failure;
+      const base = own ?? (vm ? JSON.stringify({ providerId: vm.providerId, state: vm.state }) : '');
+      const intent = seen.intent && vm ? { ...seen.intent, providerId: vm.providerId } : seen.intent;
+      const state = intent ? withIntent(base, intent) : base;
+      throw state ? new MachineError(failure.code, failure.message, { ...failure.details, lastKnownState: state }, { cause: failure.cause }) : failure;
     }
   }
 
   /**
-   * Sends the create request once. When its outcome is unknown (timeout, lost
-   * answer, 5xx) the VM may exist anyway: look it up instead of repeating the
-   * request, and report Unavailable if it is not visible yet (MCM retries in
-   * 5 s and the next call finds it by its markers).
+   * Sends the create request once, with its intent recorded first (so a kill
+   * between request and answer leaves the intent behind). Refused: the intent
+   * is dropped and the refusal reported. Unknown: the VM may exist; one lookup
+   * by markers, and if it is not visible yet the call answers with the intent
+   * (Unavailable, or DeadlineExceeded for a timed-out request) and every call
+   * until the discovery window ends waits for the VM instead of creating again.
    */
-  private async createOnce(session: CloudSession, machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
-    try {
-      return await session.create(machine, signal);
-    } catch (err) {
-      const failure = asMachineError(err, signal);
-      if (signal.aborted || !isAmbiguous(failure.code)) throw failure;
-      logger.warn('create outcome unknown, looking the VM up', { code: failure.codeName });
-      const found = await session.findByMachine(machine.name, signal).catch(() => []);
-      if (found.length === 1) return found[0]!;
-      throw failure;
+  private async createOnce(bound: Bound, machine: MachineRef, seen: { intent?: CreateIntent }, signal: AbortSignal): Promise<VmRecord> {
+    const { session } = bound;
+    const key = this.keyOf(bound, machine);
+    const at = Date.now();
+    const windowMs = this.discoveryWindowMs(bound);
+    // No window (a provider that still discovers its own VMs): nothing is recorded and its own answer stands.
+    const intent: CreateIntent | undefined = windowMs > 0 ? { at, until: at + windowMs } : undefined;
+    const remember = (next: CreateIntent | undefined) => {
+      seen.intent = next;
+      if (next) this.intents.set(key, next);
+      else this.intents.clear(key);
+    };
+    remember(intent);
+    const outcome = await runCreate(() => session.create(machine, signal), signal);
+    switch (outcome.kind) {
+      case 'created':
+        if (intent) remember({ ...intent, providerId: outcome.vm.providerId });
+        return outcome.vm;
+      case 'refused':
+        remember(undefined);
+        throw outcome.error;
+      case 'unknown': {
+        const failure = outcome.error === undefined ? undefined : asMachineError(outcome.error, signal);
+        logger.warn('create outcome unknown, looking the VM up', { machine: machine.name, code: failure?.codeName ?? 'accepted without an id' });
+        if (!signal.aborted) {
+          const found = await session.findByMachine(machine.name, signal).catch(() => []);
+          const live = found.filter((v) => v.state !== 'deleting');
+          const vm = await this.oneVm(session, live, machine, signal).catch(() => undefined);
+          if (vm) {
+            if (intent) remember({ ...intent, providerId: vm.providerId });
+            return vm;
+          }
+        }
+        if (!intent) throw failure ?? new MachineError(MachineCode.Unavailable, `the create of machine ${machine.name} was accepted and its VM is not visible yet`);
+        // The cloud's code stays (Unavailable for a 5xx or a lost connection, DeadlineExceeded for a timeout).
+        const code = failure?.code ?? MachineCode.Unavailable;
+        const outstanding = this.outstanding(machine, intent, code, failure?.message);
+        // A provider's own record of what it made (e.g. CloudSigma's kept boot drive) stays in lastKnownState.
+        const own = failure?.details.lastKnownState;
+        throw own ? new MachineError(code, outstanding.message, { lastKnownState: withIntent(own, intent) }) : outstanding;
+      }
     }
   }
 
@@ -351,11 +535,13 @@ export class MachineDriver {
     }
   }
 
+  /** Asks the cloud to delete a failed VM; a failure is logged and the next call (which finds the VM again) retries. */
   private async removeFailedVm(session: CloudSession, vm: VmRecord, signal: AbortSignal): Promise<void> {
     try {
       await session.delete(vm.providerId, signal);
       logger.info('removed failed VM', { providerId: vm.providerId });
     } catch (err) {
+      if (signal.aborted) throw err;
       logger.warn('could not remove failed VM, the next call retries', { providerId: vm.providerId, error: asMachineError(err).message });
     }
   }
@@ -387,12 +573,27 @@ export class MachineDriver {
   }
 }
 
-/** One Machine, one VM: more is OutOfRange (MCM then runs its orphan sweep) and nothing is created. */
-function atMostOne(vms: VmRecord[], machine: MachineRef): VmRecord | undefined {
-  if (vms.length > 1) {
-    throw new MachineError(MachineCode.OutOfRange, `${vms.length} VMs carry the markers of machine ${machine.name}: ${vms.map((v) => v.providerId).join(', ')}`);
-  }
-  return vms[0];
+/**
+ * Providers whose create() still discovers its own VM and keeps its own
+ * request record (VPSie: vpsie-provider.ts, being rewritten to an adapter whose
+ * create answers undefined). Their window is 0 until then.
+ */
+const OWN_CREATE_DISCOVERY = new Set(['vpsie']);
+
+interface Found {
+  vm: VmRecord | undefined;
+  /** An earlier VM of the Machine is being deleted. */
+  deleting: boolean;
+  /** A create whose VM is not known yet, inside its discovery window. */
+  intent?: CreateIntent;
+}
+
+/** Oldest first; a VM whose cloud gives no creation time sorts after the ones that have one; ties by providerID, so every caller picks the same. */
+function olderFirst(a: VmRecord, b: VmRecord): number {
+  const ta = a.createdAt ? Date.parse(a.createdAt) : Number.POSITIVE_INFINITY;
+  const tb = b.createdAt ? Date.parse(b.createdAt) : Number.POSITIVE_INFINITY;
+  if (ta !== tb) return ta < tb ? -1 : 1;
+  return a.providerId < b.providerId ? -1 : a.providerId > b.providerId ? 1 : 0;
 }
 
 function failIfFailed(vm: VmRecord): VmRecord {
@@ -400,7 +601,6 @@ function failIfFailed(vm: VmRecord): VmRecord {
   throw new MachineError(vm.failureCode ?? MachineCode.Internal, `VM ${vm.providerId} failed: ${vm.failureMessage ?? 'no reason given'}`);
 }
 
-/** Codes after which a create request may or may not have taken effect. */
-function isAmbiguous(code: MachineCode): boolean {
-  return code === MachineCode.Unavailable || code === MachineCode.DeadlineExceeded || code === MachineCode.Unknown;
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }

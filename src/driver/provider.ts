@@ -1,10 +1,13 @@
 import type { MachineCode } from './codes.js';
 
 /**
- * The small interface one cloud implements. Everything provider-neutral
- * (idempotent create, single-flight, waiting, cleanup, code mapping, orphan
- * safety of delete and list) lives in MachineDriver; a cloud only answers
- * "what exists" and "make / remove this one VM".
+ * The small interface one cloud implements: an API adapter. Everything
+ * provider-neutral (idempotent create, "may have taken effect", the discovery
+ * window, adoption, twins, single-flight, waiting, cleanup, code mapping,
+ * orphan safety of delete and list) lives in MachineDriver; a cloud only
+ * answers "what exists" and "make / remove this one VM". Shared plumbing
+ * (Secret decoding, problem collection, bounded client cache, polling) is in
+ * src/providers/kit/.
  */
 
 export type SecretData = Readonly<Record<string, Buffer>>;
@@ -42,6 +45,8 @@ export interface VmRecord {
   /** The code a failed VM maps to (quota/capacity → ResourceExhausted). */
   failureCode?: MachineCode;
   addresses: NodeAddress[];
+  /** When the cloud made the VM (ISO 8601), where the cloud says; decides which of two twins is the Machine's. */
+  createdAt?: string;
 }
 
 /** One cloud, bound to one MachineClass and its Secret. */
@@ -50,9 +55,25 @@ export interface CloudSession {
   get(providerId: string, signal: AbortSignal): Promise<VmRecord | undefined>;
   /** VMs carrying this cluster's markers for the Machine (any class: a Machine may change class). */
   findByMachine(machineName: string, signal: AbortSignal): Promise<VmRecord[]>;
-  /** One create request, no lookup, no retry. Throws CloudApiError when the cloud refuses. */
-  create(machine: MachineRef, signal: AbortSignal): Promise<VmRecord>;
-  /** Asks the cloud to delete exactly this VM; already gone is success. */
+  /**
+   * Makes the Machine's VM: the cloud requests it takes, in order (CloudSigma:
+   * clone the boot drive, create the server, start it), each sent once, no
+   * lookup of an earlier VM, no retry of a request that creates, no waiting for
+   * the VM to run, no adoption. Answers the VM (with its providerID) once the
+   * cloud named it, or undefined when the cloud accepted the create without
+   * naming the VM (an asynchronous create: the driver discovers it by its
+   * markers). Throws what the cloud answered otherwise; MachineDriver alone
+   * decides (create-outcome.ts) whether the create may have taken effect, and
+   * keeps the Machine from a second create until its VM is found or the
+   * provider's discovery window has passed. A step's leftovers (a cloned boot
+   * drive) carry the Machine's name, so the next create reuses them.
+   */
+  create(machine: MachineRef, signal: AbortSignal): Promise<VmRecord | undefined>;
+  /**
+   * Asks the cloud to delete exactly this VM and what it alone uses (a boot
+   * drive made for it); already gone is success. It does not wait for the VM
+   * to be gone: MachineDriver polls get() for that.
+   */
   delete(providerId: string, signal: AbortSignal): Promise<void>;
   /** VMs with this cluster's and this class's markers. */
   list(signal: AbortSignal): Promise<VmRecord[]>;
@@ -103,6 +124,13 @@ export interface CloudProvider {
    * fields are not validated and create() may refuse with InvalidArgument.
    */
   open(machineClass: MachineClassRef, secret: SecretData, purpose: SessionPurpose): Promise<CloudSession>;
+  /**
+   * How long after a create with an unknown outcome its VM may stay invisible
+   * to findByMachine (the cloud's documented listing lag, with margin). Until
+   * then MachineDriver sends no second create for the Machine. Default
+   * DEFAULT_DISCOVERY_WINDOW_MS (machine-driver.ts).
+   */
+  readonly discoveryWindowMs?: number;
   /** The volume ID MCM waits on during drain, or undefined when the PV is not this cloud's. */
   volumeId(pvSpec: Record<string, unknown>): string | undefined;
 }

@@ -144,16 +144,28 @@ describe('step 3: create the server', () => {
     expect(h.cloneRequests()).toHaveLength(1);
   });
 
-  test('a 500 (no server made): Unavailable, the create is not repeated; the drive is kept and the next call uses it, no second clone', async () => {
-    h.fake.injectFault({ ...CREATE, status: 500 });
-    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-s3')));
-    expect(err.code).toBe(MachineCode.Unavailable);
-    expect(h.createRequests()).toHaveLength(1);
-    expect(h.serversOf()).toHaveLength(0);
-    const [drive] = h.drivesOf();
-    expect(leftoversOf(err).cloudsigma).toMatchObject({ step: 'create server', leftDrives: [drive!.uuid], leftServers: [] });
-    await convergesToOne(h, 'alpha-worker-z1-s3', err);
-    expect(h.cloneRequests()).toHaveLength(1);
+  test('a 500 (the server may exist): Unavailable naming the outstanding create, no second create inside the discovery window; then the kept drive is used, no second clone', async () => {
+    const w = await CloudSigmaHarness.start({ timings: { discoveryWindowMs: 1_000 } });
+    try {
+      w.fake.injectFault({ ...CREATE, status: 500 });
+      const err = await callError(w.client.call('CreateMachine', w.request('alpha-worker-z1-s3')));
+      expect(err.code).toBe(MachineCode.Unavailable);
+      expect(w.createRequests()).toHaveLength(1);
+      expect(w.serversOf()).toHaveLength(0);
+      const [drive] = w.drivesOf();
+      expect(leftoversOf(err).cloudsigma).toMatchObject({ step: 'create server', leftDrives: [drive!.uuid], leftServers: [] });
+      expect(String(err.response?.lastKnownState)).toContain('createIntent');
+      // MCM's next call, 5 s later in a cluster: the server is not visible, and the driver cannot tell it was never made.
+      const again = await callError(w.client.call('CreateMachine', w.request('alpha-worker-z1-s3', { lastKnownState: String(err.response?.lastKnownState ?? '') })));
+      expect(again.code).toBe(MachineCode.Unavailable);
+      expect(again.details).toContain('no second create is sent before');
+      expect(w.createRequests()).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 1_100));
+      await convergesToOne(w, 'alpha-worker-z1-s3', err);
+      expect(w.cloneRequests()).toHaveLength(1);
+    } finally {
+      await w.close();
+    }
   });
 
   test('a create that times out while the cloud still makes the server: the drive is kept, the next call adopts the server', async () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MachineCode } from '../../driver/codes.js';
+import { NoVmRequestedError, mayHaveTakenEffect } from '../../driver/create-outcome.js';
 import { asMachineError } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
 import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
@@ -9,6 +10,7 @@ import { CloudApiError, isCloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
 import { logger } from '../../observability/logger.js';
+import { ClientCache, collect, decodeSecret, firstSet, pollUntil } from '../kit/index.js';
 import { CloudSigmaApi } from './api-client.js';
 import { BasicAuth, BearerToken, ImpersonationFlow, type CloudSigmaAuth } from './auth.js';
 import { describeLeftovers, formatLeftovers, parseLeftovers } from './leftovers.js';
@@ -71,8 +73,14 @@ interface Timings {
 export class CloudSigmaProvider implements CloudProvider {
   readonly name = 'CloudSigma';
   readonly schemas = { providerSpec: providerSpecSchema, secret: secretSchema };
-  private readonly apis = new Map<string, CloudSigmaApi>();
-  private readonly auths = new Map<string, CloudSigmaAuth>();
+  /**
+   * CloudSigma's own SDK gives a listing 20 s to show a new or deleted object
+   * (pycloudsigma src/testing/utils.py _verify_list: TIMEOUT = 20, polled every
+   * 3 s); three times that before a second create.
+   */
+  readonly discoveryWindowMs = 60_000;
+  private readonly apis = new ClientCache<CloudSigmaApi>();
+  private readonly auths = new ClientCache<CloudSigmaAuth>();
   private readonly timings: Timings;
 
   constructor(private readonly options: CloudSigmaProviderOptions = {}) {
@@ -119,9 +127,10 @@ export class CloudSigmaProvider implements CloudProvider {
   /** One credential source per credential, so a token cache is shared by concurrent calls and a rotated Secret gets a fresh one. */
   private auth(secret: CloudSigmaSecret, location: string): { auth: CloudSigmaAuth; id: string } {
     const impersonate = secret['impersonate-user'];
-    const tokenUrl = impersonate ? `${trimSlash(secret['oauth-endpoint'] ?? this.options.oauthEndpoint ?? process.env.CLOUDSIGMA_OAUTH_ENDPOINT ?? DEFAULT_OAUTH_ENDPOINT)}${TOKEN_PATH}` : '';
+    const env = process.env;
+    const tokenUrl = impersonate ? `${trimSlash(firstSet(secret['oauth-endpoint'], this.options.oauthEndpoint, env.CLOUDSIGMA_OAUTH_ENDPOINT) ?? DEFAULT_OAUTH_ENDPOINT)}${TOKEN_PATH}` : '';
     const impersonationUrl = impersonate
-      ? withLocation(secret['impersonation-endpoint'] ?? this.options.impersonationEndpoint ?? process.env.CLOUDSIGMA_IMPERSONATION_ENDPOINT ?? DEFAULT_IMPERSONATION_ENDPOINT, location)
+      ? withLocation(firstSet(secret['impersonation-endpoint'], this.options.impersonationEndpoint, env.CLOUDSIGMA_IMPERSONATION_ENDPOINT) ?? DEFAULT_IMPERSONATION_ENDPOINT, location)
       : '';
     const id = digest([
       location,
@@ -134,10 +143,9 @@ export class CloudSigmaProvider implements CloudProvider {
       tokenUrl,
       impersonationUrl,
     ]);
-    let auth = this.auths.get(id);
-    if (!auth) {
+    const auth = this.auths.get(id, () => {
       if (impersonate) {
-        auth = new ImpersonationFlow({
+        return new ImpersonationFlow({
           clientId: secret['oauth-client-id']!,
           clientSecret: secret['oauth-client-secret']!,
           user: impersonate,
@@ -146,26 +154,19 @@ export class CloudSigmaProvider implements CloudProvider {
           impersonationUrl,
           timeoutMs: this.options.httpTimeoutMs,
         });
-      } else if (secret.token) {
-        auth = new BearerToken(secret.token);
-      } else {
-        auth = new BasicAuth(secret.username!, secret.password!);
       }
-      this.auths.set(id, auth);
-    }
+      return secret.token ? new BearerToken(secret.token) : new BasicAuth(secret.username!, secret.password!);
+    });
     return { auth, id };
   }
 
   private api(secret: CloudSigmaSecret, location: string, auth: CloudSigmaAuth, authId: string): CloudSigmaApi {
     const template =
-      secret['api-endpoint'] ??
-      this.options.apiEndpoint ??
-      process.env.CLOUDSIGMA_API_ENDPOINT ??
+      firstSet(secret['api-endpoint'], this.options.apiEndpoint, process.env.CLOUDSIGMA_API_ENDPOINT) ??
       (auth.impersonating ? DEFAULT_IMPERSONATED_API_ENDPOINT : DEFAULT_API_ENDPOINT);
     const baseUrl = withSlash(withLocation(template, location));
     const key = `${baseUrl}\n${authId}`;
-    let api = this.apis.get(key);
-    if (!api) {
+    return this.apis.get(key, () => {
       const common = {
         cloud: 'cloudsigma',
         baseUrl,
@@ -182,10 +183,8 @@ export class CloudSigmaProvider implements CloudProvider {
       const http = new CloudHttpClient(common);
       // Start and stop create nothing: a repeated one is harmless, so POST is retried on this client only.
       const actions = new CloudHttpClient({ ...common, retryMethods: ['GET', 'PUT', 'DELETE', 'POST'] });
-      api = new CloudSigmaApi(http, actions, auth, this.options.pageSize ?? 500);
-      this.apis.set(key, api);
-    }
-    return api;
+      return new CloudSigmaApi(http, actions, auth, this.options.pageSize ?? 500);
+    });
   }
 }
 
@@ -304,7 +303,6 @@ class CloudSigmaSession implements CloudSession {
     if (!machine.name || machine.name.length > 253) {
       throw new InvalidInputError(['machine.metadata.name: must be 1-253 characters (it becomes the server name)']);
     }
-    if (machine.providerId) await this.refuseSecondServer(machine, signal);
     const made: Made = {};
     let step = 'prepare boot drive';
     try {
@@ -321,7 +319,9 @@ class CloudSigmaSession implements CloudSession {
       // The start is asynchronous: the driver polls get() until the server runs.
       return { ...toVmRecord(server), state: 'creating' };
     } catch (err) {
-      throw await this.cleanUp(err, made, step, signal);
+      const failure = await this.cleanUp(err, made, step, signal);
+      // Before the server's create request left, no server can exist: the driver holds nothing back (the drive is reused by its name).
+      throw step === 'prepare boot drive' ? new NoVmRequestedError(step, failure) : failure;
     }
   }
 
@@ -379,18 +379,6 @@ class CloudSigmaSession implements CloudSession {
     return this.auth instanceof BearerToken ? 'the user of the Secret’s token' : 'the Secret’s user';
   }
 
-  /** MCM does not call CreateMachine for a Machine whose providerID answers; if it did, a second server would be a duplicate. */
-  private async refuseSecondServer(machine: MachineRef, signal: AbortSignal): Promise<void> {
-    const uuid = parseProviderId(machine.providerId);
-    const server = await this.readServer(uuid, signal);
-    if (server) {
-      throw new MachineError(
-        MachineCode.AlreadyExists,
-        `machine.spec.providerID names server ${uuid}, which exists but does not carry the markers of machine ${machine.name} in this cluster; the driver will not create a second server`,
-      );
-    }
-  }
-
   // ---- create steps ----
 
   /** The boot drive, ready (status unmounted): one left by an earlier attempt, else a fresh clone. */
@@ -440,8 +428,9 @@ class CloudSigmaSession implements CloudSession {
       logger.info('cloudsigma: cloning boot drive', { drive: drive.uuid, location: this.location });
       return drive;
     } catch (err) {
-      if (signal.aborted || !isAmbiguous(err)) throw err;
-      // The clone may have happened although its answer was lost: find it by its name rather than cloning again.
+      // The step's own leftover, not a VM: a clone that may have happened (the driver's one classifier) is found by its
+      // name, so this call continues with it instead of waiting for MCM's next one. No VM is adopted here.
+      if (signal.aborted || !mayHaveTakenEffect(err, signal)) throw err;
       const named = await this.api.listDrivesNamed(name, signal).catch(() => []);
       const found = (await this.own(named, signal).catch(() => [])).filter((d) => (d.mounted_on?.length ?? 0) === 0 && !this.api.deletionStarted.has(d.uuid));
       if (found.length === 0) throw err;
@@ -486,20 +475,9 @@ class CloudSigmaSession implements CloudSession {
       return server;
     } catch (err) {
       // No capacity for the server: keep the cloned drive, so the next call (in 10 min) uses it instead of cloning again.
-      if (isNoCapacity(err)) made.keepDrive = true;
-      if (signal.aborted || !isAmbiguous(err)) throw err;
-      // Create is synchronous and never repeated: after a lost or failed answer, look the server up by its markers.
-      const found = await this.serversOfMachine(machine.name, signal).catch(() => undefined);
-      const mine = found?.find((s) => s.meta?.[BOOT_DRIVE_KEY] === drive.uuid) ?? (found?.length === 1 ? found[0] : undefined);
-      if (mine) {
-        logger.warn('cloudsigma: create outcome unknown, continuing with the server found by its markers', { providerId: formatProviderId(mine.uuid) });
-        made.server = mine.uuid;
-        return mine;
-      }
-      // A request that timed out may still be running at the cloud, and after a 5xx (a concurrency 503, a backend
-      // error) MCM calls again in 5 s: either way the drive is left for the next call, which uses it instead of
-      // cloning again (or, if the Machine goes, DeleteMachine removes it by its name).
-      made.keepDrive = true;
+      // A server that may exist (MachineDriver's classifier) holds the drive: it is kept, never deleted under it. The driver
+      // finds the server by its markers and adopts it, or, once the discovery window passed, creates again with this drive.
+      if (isNoCapacity(err) || mayHaveTakenEffect(err, signal)) made.keepDrive = true;
       throw err;
     }
   }
@@ -607,18 +585,13 @@ class CloudSigmaSession implements CloudSession {
   }
 
   private async waitStopped(uuid: string, signal: AbortSignal): Promise<CloudSigmaServer | undefined> {
-    const deadline = Date.now() + this.timings.stopTimeoutMs;
-    for (;;) {
-      await sleep(this.timings.pollIntervalMs, undefined, { signal });
-      const server = await this.readServer(uuid, signal);
-      if (!server || server.status === 'stopped') return server;
-      if (Date.now() >= deadline) {
-        throw new MachineError(
-          MachineCode.DeadlineExceeded,
-          `CloudSigma server ${uuid} is still ${server.status ?? 'not stopped'} after ${Math.round(this.timings.stopTimeoutMs / 1000)} s; deleting it waits until it is stopped`,
-        );
-      }
-    }
+    const { intervalMs, timeoutMs } = { intervalMs: this.timings.pollIntervalMs, timeoutMs: this.timings.stopTimeoutMs };
+    const { value: server, done } = await pollUntil(() => this.readServer(uuid, signal), (s) => !s || s.status === 'stopped', { intervalMs, timeoutMs, signal, sleepFirst: true });
+    if (done) return server;
+    throw new MachineError(
+      MachineCode.DeadlineExceeded,
+      `CloudSigma server ${uuid} is still ${server?.status ?? 'not stopped'} after ${Math.round(timeoutMs / 1000)} s; deleting it waits until it is stopped`,
+    );
   }
 }
 
@@ -632,13 +605,6 @@ const CLONING = new Set(['cloning_dst', 'creating', 'resizing', 'copying']);
 function isNoCapacity(err: unknown): boolean {
   if (!isCloudApiError(err) || !err.fields.quota || err.status === 402) return false;
   return !/(^|; )(billing|payment):/.test(err.fields.cloudMessage ?? '');
-}
-
-/** Failures after which the request may or may not have taken effect. */
-function isAmbiguous(err: unknown): boolean {
-  if (!isCloudApiError(err) || err.fields.quota) return false;
-  if (err.kind === 'timeout' || err.kind === 'network' || err.kind === 'malformed') return true;
-  return err.kind === 'http' && (err.status ?? 0) >= 500;
 }
 
 function resolveLocation(spec: unknown, secret: CloudSigmaSecret, problems: string[]): string {
@@ -668,24 +634,4 @@ function trimSlash(url: string): string {
 
 function digest(parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex');
-}
-
-function decodeSecret(data: SecretData): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data)) out[k] = Buffer.from(v).toString('utf8');
-  return out;
-}
-
-/** Runs a check that throws InvalidInputError and keeps its problems; true when it passed. */
-function collect(problems: string[], check: () => void): boolean {
-  try {
-    check();
-    return true;
-  } catch (err) {
-    if (err instanceof InvalidInputError) {
-      problems.push(...err.problems);
-      return false;
-    }
-    throw err;
-  }
 }

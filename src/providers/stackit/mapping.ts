@@ -52,6 +52,7 @@ export function toVmRecord(server: StackitServer, projectId: string): VmRecord {
     failureMessage: state === 'failed' ? server.errorMessage : undefined,
     failureCode: state === 'failed' && isCapacityProblem(server.errorMessage) ? MachineCode.ResourceExhausted : undefined,
     addresses: addresses(server),
+    createdAt: server.createdAt,
   };
 }
 

@@ -52,6 +52,8 @@ export interface StackitServer {
   errorMessage?: string;
   labels?: Record<string, string>;
   nics?: Array<{ ipv4?: string; ipv6?: string; publicIp?: string; networkId?: string; nicId?: string }>;
+  /** Read-only date-time (IaaS v2 Server.createdAt): which of two twins is older. */
+  createdAt?: string;
 }
 
 /** IaaS v2 NIC: the fields the adapter reads (GET .../servers/{serverId}/nics). */

@@ -1,0 +1,292 @@
+// MachineDriver's create and delete safety against an eventually consistent cloud (issue 12),
+// on an in-memory cloud with the documented worst behaviours (support/memory-cloud.ts). Times are
+// scaled by 1/10: a listing lag of 8 s is 800 ms, MCM's 5 s ShortRetry is 500 ms.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MachineCode } from '../../../src/driver/codes.js';
+import type { MachineDriver } from '../../../src/driver/machine-driver.js';
+import { isMachineError } from '../../../src/driver/machine-error.js';
+import { MemoryCloud, call } from './support/memory-cloud.js';
+
+const SCALE = 0.1;
+const LAG_8S = 8_000 * SCALE;
+const MCM_RETRY_5S = 5_000 * SCALE;
+const WINDOW = 20_000 * SCALE;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const never = () => new AbortController().signal;
+
+/**
+ * MCM's creation flow (machine.go triggerCreationFlow): GetMachineStatus; on NotFound CreateMachine;
+ * an error's lastKnownState is kept for codes machineCreateErrorHandler keeps it for. With
+ * `dropStatusUpdates`, every status update is lost (isMachineStatusSimilar judged it similar).
+ */
+async function mcmUntilRunning(driver: () => MachineDriver, machine: string, opts: { dropStatusUpdates?: boolean; maxPasses?: number } = {}) {
+  let lastKnownState = '';
+  const codes: number[] = [];
+  for (let pass = 0; pass < (opts.maxPasses ?? 30); pass++) {
+    try {
+      const s = await driver().getMachineStatus(call(machine, { lastKnownState }), never());
+      codes.push(0);
+      return { providerId: s.providerId, codes };
+    } catch (err) {
+      if (!isMachineError(err)) throw err;
+      codes.push(err.code);
+      if (err.code === MachineCode.NotFound) {
+        try {
+          const s = await driver().createMachine(call(machine, { lastKnownState }), never());
+          codes.push(0);
+          return { providerId: s.providerId, codes };
+        } catch (createErr) {
+          if (!isMachineError(createErr)) throw createErr;
+          codes.push(createErr.code);
+          if (!opts.dropStatusUpdates && createErr.details.lastKnownState) lastKnownState = createErr.details.lastKnownState;
+        }
+      }
+    }
+    await sleep(MCM_RETRY_5S);
+  }
+  throw new Error(`machine ${machine} did not converge; codes ${codes.join(',')}`);
+}
+
+describe('an unknown create outcome', () => {
+  test('lost create answer + listing lag 8 s + MCM retry every 5 s → exactly one VM', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.listLagMs = LAG_8S;
+    cloud.knobs.loseCreateAnswers = 1;
+    const driver = cloud.driver({ window: WINDOW });
+    const { providerId, codes } = await mcmUntilRunning(() => driver, 'm1');
+    expect(cloud.createRequests).toEqual(['m1']);
+    expect(cloud.live('m1')).toHaveLength(1);
+    expect(providerId).toBe(`mem://${cloud.live('m1')[0]!.id}`);
+    // Meanwhile the calls answered "not visible yet", never NotFound-then-create again.
+    expect(codes).toContain(MachineCode.Unavailable);
+  });
+
+  test('the same with every status update lost (MCM found it similar): the in-memory record holds', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.listLagMs = LAG_8S;
+    cloud.knobs.loseCreateAnswers = 1;
+    const driver = cloud.driver({ window: WINDOW });
+    await mcmUntilRunning(() => driver, 'm1', { dropStatusUpdates: true });
+    expect(cloud.createRequests).toEqual(['m1']);
+    expect(cloud.live('m1')).toHaveLength(1);
+  });
+
+  test('sidecar restarted after the request left: lastKnownState alone keeps a second create back', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.listLagMs = LAG_8S;
+    cloud.knobs.loseCreateAnswers = 1;
+    // A new MachineDriver per call: nothing survives in memory, only what MCM hands back.
+    await mcmUntilRunning(() => cloud.driver({ window: WINDOW }), 'm1');
+    expect(cloud.createRequests).toEqual(['m1']);
+    expect(cloud.live('m1')).toHaveLength(1);
+  });
+
+  test('sidecar restarted and the status update lost: the journal in --state-dir keeps a second create back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcm-driver-state-'));
+    try {
+      const cloud = new MemoryCloud();
+      cloud.knobs.listLagMs = LAG_8S;
+      cloud.knobs.loseCreateAnswers = 1;
+      await mcmUntilRunning(() => cloud.driver({ window: WINDOW, stateDir: dir }), 'm1', { dropStatusUpdates: true });
+      expect(cloud.createRequests).toEqual(['m1']);
+      expect(cloud.live('m1')).toHaveLength(1);
+      expect(JSON.parse(readFileSync(join(dir, 'create-intents.json'), 'utf8'))).toHaveProperty(['memory/shoot--a/m1', 'providerId']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('without the journal and with the record lost, a restart may create again: the twin is then removed and one VM stays', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.listLagMs = LAG_8S;
+    cloud.knobs.loseCreateAnswers = 1;
+    await mcmUntilRunning(() => cloud.driver({ window: WINDOW }), 'm1', { dropStatusUpdates: true });
+    // Two creates went out (nothing remembered the first); once both are listed, the younger goes.
+    await sleep(LAG_8S + 100);
+    const s = await cloud.driver({ window: WINDOW }).getMachineStatus(call('m1'), never());
+    await sleep(50);
+    expect(cloud.live('m1')).toHaveLength(1);
+    expect(s.providerId).toBe(`mem://${cloud.live('m1')[0]!.id}`);
+    expect(cloud.live('m1')[0]!.id).toBe(cloud.vms[0]!.id); // the oldest is the Machine's
+  });
+
+  test('a create that never took effect is sent again once the discovery window has passed', async () => {
+    const cloud = new MemoryCloud();
+    const driver = cloud.driver({ window: 300 });
+    // A timeout whose request never reached the cloud looks the same to the driver as a lost answer.
+    const session = cloud.session();
+    const original = session.create;
+    let first = true;
+    cloud.session = () => ({
+      ...session,
+      create: async (m, s) => {
+        if (first) {
+          first = false;
+          cloud.createRequests.push(m.name);
+          throw new (await import('../../../src/http/cloud-api-error.js')).CloudApiError('memory', 'create server', 'timeout');
+        }
+        return original(m, s);
+      },
+    });
+    await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.DeadlineExceeded });
+    await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.Unavailable });
+    expect(cloud.createRequests).toHaveLength(1);
+    await sleep(350);
+    await driver.createMachine(call('m1'), never());
+    expect(cloud.createRequests).toHaveLength(2);
+    expect(cloud.live('m1')).toHaveLength(1);
+  });
+
+  test.each([400, 429, 403])('a create refused with HTTP %i holds nothing back: the next call creates', async (status) => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.refuseCreates = { times: 1, status };
+    const driver = cloud.driver({ window: 60_000 });
+    await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: expect.any(Number) });
+    await expect(driver.getMachineStatus(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.NotFound });
+    await driver.createMachine(call('m1'), never());
+    expect(cloud.createRequests).toHaveLength(2);
+    expect(cloud.live('m1')).toHaveLength(1);
+  });
+
+  test('a create answered with an id but not running in time, the listing lagging and the update lost: the VM is read by its id', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.listLagMs = LAG_8S;
+    cloud.knobs.runAfterMs = 400;
+    const driver = cloud.driver({ window: WINDOW, createTimeoutMs: 100 });
+    await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.DeadlineExceeded });
+    // MCM dropped the update: its next GetMachineStatus has no providerID and no lastKnownState.
+    await mcmUntilRunning(() => driver, 'm1', { dropStatusUpdates: true });
+    expect(cloud.createRequests).toEqual(['m1']);
+    expect(cloud.live('m1')).toHaveLength(1);
+  });
+
+  test('concurrent CreateMachine calls after a lost answer send one create', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.listLagMs = LAG_8S;
+    cloud.knobs.loseCreateAnswers = 1;
+    const driver = cloud.driver({ window: WINDOW });
+    await Promise.allSettled(Array.from({ length: 5 }, () => driver.createMachine(call('m1'), never())));
+    await Promise.allSettled(Array.from({ length: 5 }, () => driver.createMachine(call('m1'), never())));
+    expect(cloud.createRequests).toEqual(['m1']);
+  });
+});
+
+describe('MCM flows as they are', () => {
+  test('a failed VM whose removal failed is removed by a later GetMachineStatus, and MCM then creates a new one', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.failNewVms = true;
+    const driver = cloud.driver({ window: WINDOW });
+    cloud.knobs.failDeletes = 1;
+    // The create: the VM fails, its removal fails.
+    await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.Internal });
+    expect(cloud.live('m1')).toHaveLength(1);
+    cloud.knobs.failNewVms = false;
+    // MCM's next pass calls GetMachineStatus only (Internal never leads to CreateMachine): it removes the VM.
+    await expect(driver.getMachineStatus(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.Internal });
+    expect(cloud.live('m1')).toHaveLength(0);
+    const { providerId } = await mcmUntilRunning(() => driver, 'm1');
+    expect(cloud.live('m1')).toHaveLength(1);
+    expect(providerId).toBe(`mem://${cloud.live('m1')[0]!.id}`);
+  });
+
+  test('two VMs with one Machine’s markers: the oldest is kept, the other removed, a foreign VM untouched', async () => {
+    const cloud = new MemoryCloud();
+    const old = cloud.seed('m1', { createdAtMs: Date.now() - 120_000 });
+    const young = cloud.seed('m1', { createdAtMs: Date.now() - 30_000 });
+    const foreign = cloud.seed('m1', { cluster: 'shoot--other' });
+    const s = await cloud.driver().getMachineStatus(call('m1'), never());
+    expect(s.providerId).toBe(`mem://${old.id}`);
+    expect(cloud.deleteRequests).toEqual([`mem://${young.id}`]);
+    expect(cloud.live().map((v) => v.id).sort()).toEqual([old.id, foreign.id].sort());
+  });
+
+  test('two VMs and a providerID: the providerID’s VM is the Machine’s, even when younger', async () => {
+    const cloud = new MemoryCloud();
+    const old = cloud.seed('m1', { createdAtMs: Date.now() - 120_000 });
+    const young = cloud.seed('m1', { createdAtMs: Date.now() - 30_000 });
+    const s = await cloud.driver().createMachine(call('m1', { providerId: `mem://${young.id}` }), never());
+    expect(s.providerId).toBe(`mem://${young.id}`);
+    // CreateMachine with a providerID adopts that VM and sends no create (was CloudSigma's own AlreadyExists rule).
+    expect(cloud.createRequests).toEqual([]);
+    // GetMachineStatus in the creation flow (no providerID) keeps the oldest; with the providerID it only reads it.
+    await cloud.driver().getMachineStatus(call('m1', { providerId: `mem://${young.id}` }), never());
+    expect(cloud.live('m1')).toHaveLength(2);
+    expect(old.deletedAtMs).toBeUndefined();
+  });
+});
+
+describe('delete means gone', () => {
+  test('DeleteMachine answers OK only once the VM no longer exists, and releases what it owned after that', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.deleteTakesMs = 300;
+    const driver = cloud.driver();
+    const { providerId } = await driver.createMachine(call('m1'), never());
+    const started = Date.now();
+    await driver.deleteMachine(call('m1', { providerId }), never());
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    expect(cloud.live('m1')).toHaveLength(0);
+    expect(cloud.released).toEqual(['m1']);
+  });
+
+  test('a delete still running at the deadline answers DeadlineExceeded and releases nothing yet', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.deleteTakesMs = 1_000;
+    const driver = cloud.driver({ deleteTimeoutMs: 100 });
+    const { providerId } = await driver.createMachine(call('m1'), never());
+    await expect(driver.deleteMachine(call('m1', { providerId }), never())).rejects.toMatchObject({ code: MachineCode.DeadlineExceeded });
+    expect(cloud.owned.has('m1')).toBe(true);
+    await sleep(1_000);
+    await driver.deleteMachine(call('m1', { providerId }), never());
+    expect(cloud.released).toEqual(['m1']);
+  });
+
+  test('a failed removal of what the VM owned fails the call and the next call retries it', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.failReleases = 1;
+    const driver = cloud.driver();
+    const { providerId } = await driver.createMachine(call('m1'), never());
+    await expect(driver.deleteMachine(call('m1', { providerId }), never())).rejects.toMatchObject({ code: MachineCode.Unavailable });
+    expect(cloud.owned.has('m1')).toBe(true);
+    await driver.deleteMachine(call('m1', { providerId }), never());
+    expect(cloud.owned.has('m1')).toBe(false);
+  });
+
+  test('deleting a Machine whose create is outstanding waits for the VM instead of leaving it behind', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.listLagMs = LAG_8S;
+    cloud.knobs.loseCreateAnswers = 1;
+    const driver = cloud.driver({ window: WINDOW });
+    await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.DeadlineExceeded });
+    await expect(driver.deleteMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.Unavailable });
+    await sleep(LAG_8S + 50);
+    await driver.deleteMachine(call('m1'), never());
+    expect(cloud.live()).toHaveLength(0);
+    expect(cloud.owned.size).toBe(0);
+  });
+});
+
+describe('the journal', () => {
+  test('a --state-dir that is not a writable directory stops the start, naming the flag', async () => {
+    const { CreateIntents } = await import('../../../src/driver/create-intents.js');
+    expect(() => new CreateIntents(join(process.cwd(), 'package.json', 'x'))).toThrow(/--state-dir .*is not a writable directory/);
+  });
+
+  test('an entry is gone from the journal once its window has passed', async () => {
+    const { CreateIntents } = await import('../../../src/driver/create-intents.js');
+    const dir = mkdtempSync(join(tmpdir(), 'mcm-driver-state-'));
+    try {
+      let now = 1_000;
+      const a = new CreateIntents(dir, () => now);
+      a.set('k', { at: 1_000, until: 2_000 });
+      expect(new CreateIntents(dir, () => now).get('k', '')).toEqual({ at: 1_000, until: 2_000 });
+      now = 2_500;
+      const b = new CreateIntents(dir, () => now);
+      expect(b.get('k', '')).toBeUndefined();
+      expect(b.size).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
