@@ -8,8 +8,9 @@ import type { CloudDescriptor, FakeCloudInstance, FakeTiming, FaultRequest, Norm
 // The account of the one VPSie test descriptor (test/support/clouds/vpsie.ts).
 const { token: TOKEN, accountPassword: ACCOUNT_PASSWORD, projectId: PROJECT_ID } = VPSIE_ACCOUNT;
 
-// src/providers/vpsie/markers.ts: one notes line `mcm-grpc-driver: cluster=<ns> class=<class> machine=<name>`.
-const NOTES_LINE = /^mcm-grpc-driver: cluster=(\S+) class=(\S+) machine=(\S+)$/m;
+// src/providers/vpsie/markers.ts: the notes marker `mcm-grpc-driver: cluster=<ns> class=<class> machine=<name>;`
+// anywhere in the notes (the `;` ends the value; the older form without it, as the last line, too).
+const NOTES_LINE = /mcm-grpc-driver: cluster=([^\s;]+) class=([^\s;]+) machine=([^\s;]+)/;
 
 const API = '/apps/v2';
 const FAULT_ROUTES: Record<FaultRequest['op'], { method?: string; path: RegExp }> = {
