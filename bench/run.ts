@@ -1,5 +1,6 @@
 // `npm run bench`: the sidecar's cost on top of the cloud, as ratios measured side by side
 // (issue 8). Writes bench/RESULTS.md. See bench/README.md for the layout and the knobs.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -10,13 +11,16 @@ import { render, type Results } from './lib/report.js';
 import { BUILD_DIR, buildSidecar, ROOT } from './lib/sidecar.js';
 import { bridgeList, buildBridgeBench, runBridge } from './scenarios/bridge.js';
 import { runColdStart } from './scenarios/cold-start.js';
+import { runBridgeIdle } from './scenarios/bridge-idle.js';
+import { runModules } from './scenarios/modules.js';
+import { startEmptyGrpc } from './lib/empty-grpc.js';
 import { otherClouds, runListScaleE2eCloud, runListScaleStackit, type BridgeClass } from './scenarios/list-scale.js';
 import { runOverhead } from './scenarios/overhead.js';
 import { runHttpClient } from './scenarios/http-client.js';
 import { runProfile } from './scenarios/profile.js';
 import { runThroughput } from './scenarios/throughput.js';
 
-const SECTIONS = ['zero', 'slow', 'throughput', 'list', 'cold', 'bridge', 'profile', 'client'] as const;
+const SECTIONS = ['modules', 'zero', 'slow', 'throughput', 'list', 'cold', 'idle', 'bridge', 'profile', 'client'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const args = process.argv.slice(2);
@@ -28,6 +32,8 @@ const want = (s: Section) => only.includes(s);
 
 const config = quick
   ? {
+      modules: { runs: 1 },
+      idle: { idleS: 5, settleS: 2 },
       zero: { runs: 2, iterations: 20, warmup: 5 },
       slow: { runs: 1, iterations: 2, warmup: 1, concurrency: 4, latencyMs: 100, jitterMs: 200 },
       slowAlone: { runs: 1, iterations: 1, warmup: 1 },
@@ -40,23 +46,36 @@ const config = quick
       client: { runs: 1, requests: 400, block: 100 },
     }
   : {
+      modules: { runs: 2 },
+      idle: { idleS: 20, settleS: 5 },
       zero: { runs: 5, iterations: 300, warmup: 30 },
       slow: { runs: 3, iterations: 8, warmup: 2, concurrency: 16, latencyMs: 100, jitterMs: 200 },
       slowAlone: { runs: 1, iterations: 8, warmup: 1 },
       slowProfile: { calls: 100, warmup: 20 },
       throughput: { runs: 3, calls: 10_000, concurrency: 50, warmup: 1_000 },
       list: { sizes: [1_000, 10_000, 50_000], reps: 5 },
-      cold: { runs: 7 },
+      cold: { runs: 5 },
       bridge: { runs: 3, iterations: 200, warmup: 20, calls: 10_000, concurrency: 50 },
       profile: { calls: 3_000 },
       client: { runs: 3, requests: 3_000, block: 250 },
     };
 
 const started = performance.now();
+/** The commit measured, and whether the work tree had changes on top of it (they are measured too). */
+function sourceState(): { commit: string; dirty: string[] } {
+  const git = (args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' });
+  try {
+    return { commit: git(['rev-parse', 'HEAD']).trim(), dirty: git(['status', '--porcelain', '--untracked-files=no']).split('\n').filter(Boolean) };
+  } catch {
+    return { commit: 'unknown (not a git checkout)', dirty: [] };
+  }
+}
+
 const log = (m: string) => process.stdout.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${m}\n`);
 
 const results: Results = {
   facts: machineFacts(),
+  source: sourceState(),
   loadAtEnd: [],
   date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   elapsedS: 0,
@@ -82,11 +101,21 @@ if (haveGo && (want('bridge') || want('list'))) {
   results.bridgeNote = 'No Go toolchain on this machine: section skipped.';
 }
 
+if (want('modules')) {
+  log('0. start-up cost per module (a fresh node per module and run)');
+  results.modules = runModules(config.modules.runs);
+}
+
 const fake = await startFake(0);
 try {
   if (want('zero')) {
-    log('1. overhead per call, zero cloud latency');
-    results.zero = await runOverhead({ fake, ...config.zero, concurrency: 1, pollIntervalMs: 1, label: 'zero' });
+    log('1. overhead per call, zero cloud latency (with an empty grpc-js call as the baseline)');
+    const empty = await startEmptyGrpc();
+    try {
+      results.zero = await runOverhead({ fake, ...config.zero, concurrency: 1, pollIntervalMs: 1, label: 'zero', empty });
+    } finally {
+      await empty.close();
+    }
   }
   if (want('slow')) {
     log(`1. overhead per call, ${config.slow.latencyMs} ms cloud latency`);
@@ -107,6 +136,10 @@ try {
   if (want('cold')) {
     log('4. cold start');
     results.coldStart = await runColdStart(fake.url, config.cold.runs);
+  }
+  if (want('idle')) {
+    log('5b. idle footprint: the bridge (MCM machine controller) beside the sidecar, against a kube-apiserver');
+    results.idle = haveGo ? await runBridgeIdle(fake, config.idle) : { idleS: 0, note: 'Not measured: no Go toolchain to build the bridge.' };
   }
   if (want('bridge') && haveGo) {
     log('5. through the Go bridge');

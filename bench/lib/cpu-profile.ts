@@ -32,7 +32,34 @@ export interface ProfileSummary {
   functions: ProfileRow[];
   /** Self time per package / source file, Node internals and native code counted for their nearest JavaScript caller. */
   components: ProfileRow[];
+  /**
+   * The same time by what the work is for (CATEGORIES): each sample counts for the innermost frame of its stack
+   * that a category claims, so Node internals and native code count for the work that asked for them.
+   */
+  categories: ProfileRow[];
 }
+
+/**
+ * What a frame's work is for, first match wins, tried from the sampled frame outwards. The file names are
+ * the driver's own (src/, as compiled to bench/.build) and its dependencies' packages.
+ */
+export const CATEGORIES: { name: string; match: (fn: string, url: string) => boolean }[] = [
+  { name: 'live-secret registration and redaction (src/observability/live-secrets.js)', match: (_f, u) => u.includes('/src/observability/live-secrets.js') },
+  { name: 'schema validation (ajv, src/driver/validation.js)', match: (_f, u) => /node_modules\/ajv(-formats)?\/|\/src\/driver\/validation\.js/.test(u) },
+  { name: 'hashing (session key, credential: node:crypto)', match: (f, u) => u.startsWith('node:internal/crypto/') || (u === '' && /^(Hash|update|digest)$/.test(f)) },
+  { name: 'session and client setup (open, session cache, lazy load)', match: (f, u) => /\/src\/driver\/(session-cache|lazy-provider|provider-registry)\.js/.test(u) || (/\/src\/providers\/[^/]+\/[^/]+-provider\.js/.test(u) && /^(open|http|decodeSecret|checkName|collect|parseKey)$/.test(f)) },
+  { name: 'request JSON parsing (Machine, MachineClass: src/driver/machine-request.js)', match: (_f, u) => u.includes('/src/driver/machine-request.js') },
+  { name: 'log line (winston, logform, src/observability/logger.js)', match: (_f, u) => /node_modules\/(winston|winston-transport|logform|triple-beam|safe-stable-stringify|fecha|@colors|colors|readable-stream)\/|\/src\/observability\/logger\.js/.test(u) },
+  { name: 'metrics (prom-client, src/observability/metrics.js)', match: (_f, u) => /node_modules\/(prom-client|tdigest|bintrees)\/|\/src\/observability\/metrics\.js/.test(u) },
+  { name: 'cloud response JSON parsing (CloudHttpClient.parseBody)', match: (f, u) => u.includes('/src/http/cloud-http-client.js') && f === 'parseBody' },
+  { name: "got's per-request work (options, hooks, streams)", match: (_f, u) => /node_modules\/(got|@sindresorhus|@szmarczak|p-cancelable|cacheable-request|cacheable-lookup|http2-wrapper|defer-to-connect|lowercase-keys|responselike|decompress-response|mimic-response|form-data-encoder|get-stream|normalize-url|keyv|byte-counter|chunk-data|type-fest)\//.test(u) },
+  { name: 'cloud HTTP client, rest (src/http/)', match: (_f, u) => u.includes('/src/http/') },
+  { name: 'node:http client (agent, sockets, parser)', match: (_f, u) => /^node:(_http_|http$|net$|internal\/http|internal\/net)/.test(u) },
+  { name: 'gRPC server (grpc-js, node:http2, protobufjs)', match: (_f, u) => /node_modules\/(@grpc\/grpc-js|@grpc\/proto-loader|protobufjs|@protobufjs)\/|^node:(internal\/)?http2/.test(u) },
+  { name: 'driver (src/driver, src/server, src/providers)', match: (_f, u) => /\/src\/(driver|server|providers)\//.test(u) },
+  { name: 'garbage collector', match: (f, u) => u === '' && f === '(garbage collector)' },
+  { name: 'socket writes (syscalls)', match: (f, u) => u === '' && /^write(Latin1String|Utf8String|Buffer|v)$/.test(f) },
+];
 
 /** CLOCK_MONOTONIC in µs: the clock V8 stamps profile samples with, so a window can be cut out of a profile. */
 export function monotonicUs(): number {
@@ -67,6 +94,15 @@ export function summariseProfile(path: string, root: string, window?: { fromUs: 
     }
     return byId.get(id)!;
   };
+  const categoryOf = (id: number): string => {
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const { functionName, url } = byId.get(cur)!.callFrame;
+      const c = CATEGORIES.find((k) => k.match(functionName, url));
+      if (c) return c.name;
+    }
+    return 'other (V8, event loop, Node internals without a claimed caller)';
+  };
+  const cat = new Map<string, number>();
   let idleUs = 0;
   const fn = new Map<string, { name: string; where: string; us: number }>();
   const comp = new Map<string, number>();
@@ -85,6 +121,8 @@ export function summariseProfile(path: string, root: string, window?: { fromUs: 
     const o = owner(id).callFrame;
     const c = component(o.functionName, o.url, root);
     comp.set(c, (comp.get(c) ?? 0) + us);
+    const k = categoryOf(id);
+    cat.set(k, (cat.get(k) ?? 0) + us);
   }
   const busyUs = [...fn.values()].reduce((a, e) => a + e.us, 0);
   const rows = (entries: { name: string; where: string; us: number }[], n = top) =>
@@ -97,6 +135,7 @@ export function summariseProfile(path: string, root: string, window?: { fromUs: 
     idleMs: idleUs / 1000,
     functions: rows([...fn.values()]),
     components: rows([...comp.entries()].map(([name, us]) => ({ name, where: '', us })), 60),
+    categories: rows([...cat.entries()].map(([name, us]) => ({ name, where: '', us })), 60),
   };
 }
 

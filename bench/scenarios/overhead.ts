@@ -2,6 +2,7 @@
 // client, interleaved call by call (the order alternates every iteration) so that whatever else
 // the machine is doing hits both sides alike.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { EmptyGrpc } from '../lib/empty-grpc.js';
 import { type FakeProcess } from '../lib/fake.js';
 import { cpuSeconds } from '../lib/proc.js';
 import { CLASS_LABELS, DirectStackit, listRequest, MACHINE_LABEL, machineRequest, PROJECT_ID, providerIdOf, REGION } from '../lib/stackit.js';
@@ -26,6 +27,8 @@ export const CLOUD_CALLS: Record<Op, string> = {
 export type RunSamples = Record<Op, Record<Path, number[]>> & {
   /** GetVolumeIDs with one STACKIT PV: no cloud request at all, the floor of an RPC. */
   floor: number[];
+  /** An empty unary call to a bare grpc-js server (bench/empty-grpc-child.ts): the cost of a gRPC hop by itself. */
+  empty: number[];
 };
 
 /** A PersistentVolume spec of STACKIT's CSI driver, for GetVolumeIDs. */
@@ -44,6 +47,8 @@ export interface OverheadOptions {
   label: string;
   /** Background servers of the class, so ListMachines returns a realistic page. */
   background?: number;
+  /** A bare grpc-js server; each iteration also makes one empty call to it (the baseline of an RPC). */
+  empty?: EmptyGrpc;
   /**
    * Concurrent lifecycles start at random offsets in [0, jitterMs) and pause a random [0, jitterMs/10)
    * between calls (unmeasured), like independent MCM workers. Without it, calls that all take
@@ -73,6 +78,9 @@ export interface OverheadResult {
   /** GetVolumeIDs (no cloud request) through the sidecar. */
   floorP50: Spread;
   floorP99: Spread;
+  /** The empty grpc-js call, interleaved with the rest (undefined without `empty`). */
+  emptyP50?: Spread;
+  emptyP99?: Spread;
   /** Sidecar CPU per RPC over the whole run (lifecycle mix plus GetVolumeIDs), ms. */
   cpuMsPerRpc: Spread;
   perRun: Record<Op, Record<Path, Summary>>[];
@@ -84,6 +92,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
   await fake.seed({ projectId: PROJECT_ID, region: REGION, count: o.background ?? 20, namePrefix: 'background-', labels: CLASS_LABELS, machineLabel: MACHINE_LABEL });
   const perRun: Record<Op, Record<Path, Summary>>[] = [];
   const floors: Summary[] = [];
+  const empties: Summary[] = [];
   const cpuPerRpc: number[] = [];
   for (let run = 0; run < o.runs; run++) {
     const sidecar = await startSidecar({ env: { STACKIT_API_ENDPOINT: fake.url }, pollIntervalMs: o.pollIntervalMs, logName: `overhead-${o.label}-${run}` });
@@ -93,7 +102,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
     const cpu0 = cpuSeconds(sidecar.pid);
     try {
       await Promise.all(
-        Array.from({ length: o.concurrency }, (_, w) => worker({ run, w, client, direct, samples, iterations: o.iterations, warmup: o.warmup, jitterMs: o.jitterMs ?? 0 })),
+        Array.from({ length: o.concurrency }, (_, w) => worker({ run, w, client, direct, samples, empty: o.empty, iterations: o.iterations, warmup: o.warmup, jitterMs: o.jitterMs ?? 0 })),
       );
       const rpcs = o.concurrency * (o.warmup + o.iterations) * (OPS.length + 1);
       cpuPerRpc.push(((cpuSeconds(sidecar.pid) - cpu0) * 1000) / rpcs);
@@ -103,6 +112,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
       await sidecar.stop();
     }
     floors.push(summarize(samples.floor));
+    if (samples.empty.length) empties.push(summarize(samples.empty));
     perRun.push(Object.fromEntries(OPS.map((op) => [op, { sidecar: summarize(samples[op].sidecar), direct: summarize(samples[op].direct) }])) as Record<Op, Record<Path, Summary>>);
     process.stdout.write(`  ${o.label} run ${run + 1}/${o.runs}: ${OPS.map((op) => `${op} ${perRun.at(-1)![op].sidecar.p50.toFixed(2)}/${perRun.at(-1)![op].direct.p50.toFixed(2)}`).join(', ')} ms\n`);
   }
@@ -115,6 +125,7 @@ export async function runOverhead(o: OverheadOptions): Promise<OverheadResult> {
     ops: OPS.map((op) => aggregate(op, perRun.map((r) => r[op]))),
     floorP50: spread(floors.map((f) => f.p50)),
     floorP99: spread(floors.map((f) => f.p99)),
+    ...(empties.length ? { emptyP50: spread(empties.map((f) => f.p50)), emptyP99: spread(empties.map((f) => f.p99)) } : {}),
     cpuMsPerRpc: spread(cpuPerRpc),
   };
 }
@@ -134,10 +145,10 @@ function aggregate(op: Op, runs: Record<Path, Summary>[]): OpResult {
 }
 
 function emptySamples(): RunSamples {
-  return { ...Object.fromEntries(OPS.map((op) => [op, { sidecar: [], direct: [] }])), floor: [] } as unknown as RunSamples;
+  return { ...Object.fromEntries(OPS.map((op) => [op, { sidecar: [], direct: [] }])), floor: [], empty: [] } as unknown as RunSamples;
 }
 
-async function worker(a: { run: number; w: number; client: SidecarClient; direct: DirectStackit; samples: RunSamples; iterations: number; warmup: number; jitterMs: number }) {
+async function worker(a: { run: number; w: number; client: SidecarClient; direct: DirectStackit; samples: RunSamples; empty?: EmptyGrpc; iterations: number; warmup: number; jitterMs: number }) {
   const { client, direct, samples } = a;
   const pause = (upTo: number) => (upTo > 0 ? sleep(Math.random() * upTo) : undefined);
   await pause(a.jitterMs);
@@ -160,6 +171,12 @@ async function worker(a: { run: number; w: number; client: SidecarClient; direct
     const res = await client.call<{ volumeIds: string[] }>('GetVolumeIDs', { pvSpecs: [PV_SPEC] });
     if (record) samples.floor.push(performance.now() - started);
     if (res.volumeIds.length !== 1) throw new Error('GetVolumeIDs found no volume');
+    if (a.empty) {
+      await pause(a.jitterMs / 10);
+      const t0 = performance.now();
+      await a.empty.call();
+      if (record) samples.empty.push(performance.now() - t0);
+    }
   }
 }
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { defaultProviders } from '../providers/index.js';
-import { runDemo } from './demo.js';
-import { writeSchemas } from './schema.js';
-import { serve } from './serve.js';
 import { durationArg, nonNegativeIntegerArg, positiveNumberArg } from './serve-options.js';
-import { formatFindings, validateFiles } from './validate.js';
+import type { ServeFlags } from './serve.js';
+
+// Each command's module is imported when that command runs: the sidecar (`serve`) does not load yaml (validate) or the
+// built-in fake cloud (demo), which is start-up time and resident memory in every MCM pod.
 
 const program = new Command('mcm-driver').description('Gardener machine-controller-manager driver sidecar: STACKIT, CloudSigma, VPSie over gRPC');
 
@@ -32,7 +32,7 @@ program
   .option('--http-retries <n>', 'retries of an idempotent cloud API request (never a create)', nonNegativeIntegerArg, 4)
   .addOption(new Option('--ca-file <paths>', 'extra CA files (PEM, comma-separated) every cloud call trusts, besides the system roots and /etc/ssl/certs/cloudprofile-ca.crt').env('MCM_DRIVER_CA_FILE').default(''))
   .option('--max-cloud-response <MiB>', 'largest cloud API response body read; larger ones fail with ResourceExhausted', positiveNumberArg, 256)
-  .action(serve);
+  .action(async (flags: ServeFlags) => (await import('./serve.js')).serve(flags));
 
 program
   .command('validate')
@@ -40,6 +40,7 @@ program
   .argument('<files...>', 'YAML files; a MachineClass is cross-checked with the Secrets among them that it references')
   .option('--output <format>', 'text or json', 'text')
   .action(async (files: string[], flags: { output: string }) => {
+    const { formatFindings, validateFiles } = await import('./validate.js');
     const findings = await validateFiles(files, defaultProviders());
     if (flags.output === 'json') console.log(JSON.stringify(findings, null, 2));
     else console.log(findings.length ? formatFindings(findings) : `${files.length} file(s): no problems`);
@@ -51,7 +52,8 @@ program
   .description('write the JSON Schemas of MachineClass, Secret and providerSpec per provider (for editors)')
   .option('--provider <name>', 'only this provider; without --out prints its MachineClass schema')
   .option('--out <dir>', 'write <provider>-machine-class / -secret / -provider-spec .schema.json files here')
-  .action((flags: { provider?: string; out?: string }) => {
+  .action(async (flags: { provider?: string; out?: string }) => {
+    const { writeSchemas } = await import('./schema.js');
     const text = writeSchemas(defaultProviders(), flags);
     if (text) console.log(text);
   });
@@ -59,7 +61,7 @@ program
 program
   .command('demo')
   .description("start the sidecar against the built-in fake STACKIT cloud and play one machine's life through it")
-  .action(runDemo);
+  .action(async () => (await import('./demo.js')).runDemo());
 
 program.parseAsync().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));

@@ -3,7 +3,6 @@ import { setExtraCaFiles, trustedCas } from '../http/trusted-cas.js';
 import { logger, setLogLevel } from '../observability/logger.js';
 import { defaultProviders } from '../providers/index.js';
 import { startSidecar } from '../server/sidecar.js';
-import { VPSIE_DURATION_ENV } from '../providers/vpsie/vpsie-provider.js';
 import { checkDurationEnv, checkListen } from './serve-options.js';
 
 export interface ServeFlags {
@@ -28,7 +27,8 @@ export interface ServeFlags {
 /** `mcm-driver serve`: the sidecar, until SIGTERM/SIGINT. */
 export async function serve(flags: ServeFlags): Promise<void> {
   checkListen(flags.listen, flags.allowNonLoopbackListen);
-  checkDurationEnv(VPSIE_DURATION_ENV);
+  // The VPSie adapter is loaded when a VPSie class arrives; its environment is checked at start only when some is set.
+  if (Object.keys(process.env).some((k) => k.startsWith('VPSIE_'))) checkDurationEnv((await import('../providers/vpsie/vpsie-provider.js')).VPSIE_DURATION_ENV);
   setLogLevel(flags.logLevel);
   setExtraCaFiles(flags.caFile.split(',').map((f) => f.trim()).filter(Boolean));
   trustedCas(); // an unreadable CA file stops the start with its name, not the first cloud call

@@ -471,7 +471,11 @@ export class MachineDriver {
       else this.intents.clear(key);
     };
     remember(intent);
-    const outcome = await runCreate(() => session.create(machine, signal), signal);
+    // The window counts from the VM's own request (a multi-step create says when it goes) and, for an unknown
+    // outcome, from the moment the outcome is known: a listing lags the VM's creation, which is no later than that.
+    const restart = () => (intent ? { ...intent, until: Date.now() + windowMs } : undefined);
+    const hooks = { beforeVmRequest: () => remember(restart()) };
+    const outcome = await runCreate(() => session.create(machine, signal, hooks), signal);
     switch (outcome.kind) {
       case 'created':
         if (intent) remember({ ...intent, providerId: outcome.vm.providerId });
@@ -492,12 +496,14 @@ export class MachineDriver {
           }
         }
         if (!intent) throw failure ?? new MachineError(MachineCode.Unavailable, `the create of machine ${machine.name} was accepted and its VM is not visible yet`);
+        const pending = restart()!;
+        remember(pending);
         // The cloud's code stays (Unavailable for a 5xx or a lost connection, DeadlineExceeded for a timeout).
         const code = failure?.code ?? MachineCode.Unavailable;
-        const outstanding = this.outstanding(machine, intent, code, failure?.message);
+        const outstanding = this.outstanding(machine, pending, code, failure?.message);
         // A provider's own record of what it made (e.g. CloudSigma's kept boot drive) stays in lastKnownState.
         const own = failure?.details.lastKnownState;
-        throw own ? new MachineError(code, outstanding.message, { lastKnownState: withIntent(own, intent) }) : outstanding;
+        throw own ? new MachineError(code, outstanding.message, { lastKnownState: withIntent(own, pending) }) : outstanding;
       }
     }
   }

@@ -49,6 +49,16 @@ export interface VmRecord {
   createdAt?: string;
 }
 
+/** What a multi-step create tells MachineDriver while it runs. */
+export interface CreateHooks {
+  /**
+   * Called right before the VM's own create request is sent (after earlier
+   * steps such as a boot drive clone, which may take minutes): the discovery
+   * window of an unknown outcome starts here, and the intent is written again.
+   */
+  beforeVmRequest(): void;
+}
+
 /** One cloud, bound to one MachineClass and its Secret. */
 export interface CloudSession {
   /** undefined when the VM does not exist; InvalidArgument when the ID is not this cloud's. */
@@ -68,7 +78,7 @@ export interface CloudSession {
    * provider's discovery window has passed. A step's leftovers (a cloned boot
    * drive) carry the Machine's name, so the next create reuses them.
    */
-  create(machine: MachineRef, signal: AbortSignal): Promise<VmRecord | undefined>;
+  create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<VmRecord | undefined>;
   /**
    * Asks the cloud to delete exactly this VM and what it alone uses (a boot
    * drive made for it); already gone is success. It does not wait for the VM

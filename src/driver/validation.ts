@@ -16,6 +16,11 @@ const COMBINATORS = new Set(['oneOf', 'anyOf', 'not', 'if', 'propertyNames']);
 export type Validator<T> = ValidateFunction<T>;
 
 export function compileSchema<T>(schema: object): Validator<T> {
+  // A cloud's schema file is read before its adapter is loaded (providers/index.ts) and imported again by the adapter:
+  // the same $id with the same content is one schema, compiled once.
+  const id = (schema as { $id?: unknown }).$id;
+  const known = typeof id === 'string' ? ajv.getSchema<T>(id) : undefined;
+  if (known && JSON.stringify(known.schema) === JSON.stringify(schema)) return known;
   return ajv.compile<T>(schema);
 }
 

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import got, { HTTPError, RequestError, type Got, type Method } from 'got';
 import { liveSecrets } from '../observability/live-secrets.js';
 import { logger } from '../observability/logger.js';
@@ -55,6 +57,16 @@ export interface CloudResponse<T> {
   requestId?: string;
 }
 
+/**
+ * One keep-alive pool per process for every cloud client: a status call
+ * reuses a warm connection (no TCP or TLS handshake per request), and the
+ * most recently used socket goes first so idle ones time out and close.
+ */
+const agent = {
+  http: new HttpAgent({ keepAlive: true, scheduling: 'lifo' }),
+  https: new HttpsAgent({ keepAlive: true, scheduling: 'lifo' }),
+};
+
 const MAX_CLOUD_MESSAGE = 300;
 const DEFAULT_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
@@ -72,8 +84,9 @@ export class CloudHttpClient {
     this.http = got.extend({
       prefixUrl: options.baseUrl,
       timeout: { request: options.timeoutMs ?? 30_000 },
-      // Node's roots plus the mounted CloudProfile CA and operator CA files (trusted-cas.ts).
-      https: { certificateAuthority: trustedCas() },
+      agent,
+      // Node's roots plus the mounted CloudProfile CA and operator CA files (trusted-cas.ts); only an https endpoint reads them.
+      ...(options.baseUrl.startsWith('https:') ? { https: { certificateAuthority: trustedCas() } } : {}),
       retry: {
         limit: policy.limit,
         enforceRetryRules: true,

@@ -35,48 +35,85 @@ const MIN_CORE_LENGTH = 8;
  */
 export class LiveSecrets {
   private readonly holds = new Map<string, number>();
-  private pattern: RegExp | null | undefined = null;
+  /** The pattern of the set it was built from; reused while the set is the same again (one call at a time holds and releases the same forms). */
+  private pattern: RegExp | null = null;
+  private patternOf = new Set<string>();
+  private changed = false;
+  /** The forms of recent Secrets, by their bytes: a Secret that comes with every call is encoded once, not per call. */
+  private readonly formsOfSecret = new Map<string, readonly string[]>();
 
   /** Registers each value and its encoded forms; the returned function releases them (once). */
   hold(values: Iterable<string>): () => void {
     const forms = new Set<string>();
     for (const v of values) for (const f of secretForms(v)) forms.add(f);
-    for (const f of forms) this.holds.set(f, (this.holds.get(f) ?? 0) + 1);
-    if (forms.size) this.pattern = undefined;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      for (const f of forms) {
-        const n = (this.holds.get(f) ?? 1) - 1;
-        if (n <= 0) this.holds.delete(f);
-        else this.holds.set(f, n);
-      }
-      if (forms.size) this.pattern = undefined;
-    };
+    return this.holdForms(forms);
   }
 
   /** Every Secret value of a request, and every string inside a JSON value (a key file's private key). */
   holdSecretData(secretData: SecretData | undefined): () => void {
-    const values: string[] = [];
-    for (const [key, raw] of Object.entries(secretData ?? {})) {
-      if (NAMING_KEYS.has(key) || key.endsWith('-endpoint')) continue;
-      const value = Buffer.from(raw).toString('utf8');
-      values.push(value);
-      values.push(...jsonStrings(value));
+    const entries = Object.entries(secretData ?? {}).filter(([key]) => !NAMING_KEYS.has(key) && !key.endsWith('-endpoint'));
+    if (entries.length === 0) return () => {};
+    const values = entries.map(([, raw]) => Buffer.from(raw).toString('utf8'));
+    // The values themselves are the key (held in memory anyway while the Secret is used); \0 cannot end a form's source ambiguously.
+    const id = values.map((v) => `${v.length}:${v}`).join('\0');
+    let forms = this.formsOfSecret.get(id);
+    if (forms) {
+      this.formsOfSecret.delete(id); // most recent last
+    } else {
+      const all = new Set<string>();
+      for (const v of values) for (const x of [v, ...jsonStrings(v)]) for (const f of secretForms(x)) all.add(f);
+      forms = [...all];
+      if (this.formsOfSecret.size >= MAX_REMEMBERED_SECRETS) this.formsOfSecret.delete(this.formsOfSecret.keys().next().value!);
     }
-    return this.hold(values);
+    this.formsOfSecret.set(id, forms);
+    return this.holdForms(forms);
   }
 
   /** Runs before any other rewriting of the text (mcmSafe turns brackets into parentheses). */
   redact(text: string): string {
-    if (this.pattern === undefined) this.pattern = buildPattern([...this.holds.keys()]);
+    if (this.changed) {
+      this.changed = false;
+      if (!sameSet(this.holds, this.patternOf)) {
+        this.patternOf = new Set(this.holds.keys());
+        this.pattern = buildPattern([...this.patternOf]);
+      }
+    }
     return this.pattern ? text.replace(this.pattern, REDACTED) : text;
   }
 
   get size(): number {
     return this.holds.size;
   }
+
+  private holdForms(forms: Iterable<string>): () => void {
+    const held = [...forms];
+    for (const f of held) {
+      const n = this.holds.get(f) ?? 0;
+      this.holds.set(f, n + 1);
+      if (n === 0) this.changed = true;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const f of held) {
+        const n = (this.holds.get(f) ?? 1) - 1;
+        if (n <= 0) {
+          this.holds.delete(f);
+          this.changed = true;
+        } else this.holds.set(f, n);
+      }
+    };
+  }
+}
+
+/** How many Secrets' encoded forms are remembered (an MCM serves a handful of classes). */
+const MAX_REMEMBERED_SECRETS = 64;
+
+function sameSet(a: ReadonlyMap<string, unknown>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const k of a.keys()) if (!b.has(k)) return false;
+  return true;
 }
 
 export const liveSecrets = new LiveSecrets();

@@ -46,6 +46,30 @@ export const logger = winston.createLogger({
   transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
 });
 
+/**
+ * winston filters by level only in the transport, after the logger's whole
+ * format chain (context, timestamp, JSON, redaction) has run: a `debug` line
+ * per cloud request cost that much at level info. Each level method and
+ * `log` ask winston's own isLevelEnabled first, so a line whose level is off
+ * costs a lookup.
+ */
+function skipDisabledLevels(target: winston.Logger): void {
+  const methods = target as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const level of Object.keys(target.levels)) {
+    const write = methods[level]!;
+    methods[level] = function (this: unknown, ...args: unknown[]) {
+      return target.isLevelEnabled(level) ? write.apply(target, args) : target;
+    };
+  }
+  const log = methods['log']!;
+  methods['log'] = function (this: unknown, ...args: unknown[]) {
+    const [level] = args;
+    const name = typeof level === 'string' ? level : (level as { level?: unknown } | undefined)?.level;
+    return typeof name === 'string' && !target.isLevelEnabled(name) ? target : log.apply(target, args);
+  };
+}
+skipDisabledLevels(logger);
+
 export function setLogLevel(level: string): void {
   logger.level = level;
 }

@@ -6,6 +6,7 @@ import type { MachineDriver, MachineStatus } from '../driver/machine-driver.js';
 import { MachineError } from '../driver/machine-error.js';
 import { isObject } from '../driver/machine-request.js';
 import type { SecretData } from '../driver/provider.js';
+import { loadAllProviders } from '../driver/provider-registry.js';
 import { liveSecrets } from '../observability/live-secrets.js';
 import { logger, runWithRequestContext } from '../observability/logger.js';
 import { rpcDuration, rpcInFlight, rpcRequests } from '../observability/metrics.js';
@@ -51,9 +52,11 @@ export class DriverService {
       ListMachines: this.unary<MachineRequest>('ListMachines', 'mcm.driver.v1.ListMachinesResponse', async (req, signal) => ({
         machineList: await d.listMachines({ machineClass: req.machineClass, secretData: req.secretData ?? {} }, signal),
       })),
-      GetVolumeIDs: this.unary<{ pvSpecs?: Buffer[] }>('GetVolumeIDs', 'mcm.driver.v1.GetVolumeIDsResponse', async (req) => ({
-        volumeIds: d.getVolumeIds(parsePvSpecs(req.pvSpecs ?? [])),
-      })),
+      GetVolumeIDs: this.unary<{ pvSpecs?: Buffer[] }>('GetVolumeIDs', 'mcm.driver.v1.GetVolumeIDsResponse', async (req) => {
+        // Every cloud is asked whether a PV is its own, so every adapter must be loaded (once; a no-op after).
+        await loadAllProviders();
+        return { volumeIds: d.getVolumeIds(parsePvSpecs(req.pvSpecs ?? [])) };
+      }),
     });
   }
 

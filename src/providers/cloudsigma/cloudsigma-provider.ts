@@ -4,7 +4,7 @@ import { MachineCode } from '../../driver/codes.js';
 import { NoVmRequestedError, mayHaveTakenEffect } from '../../driver/create-outcome.js';
 import { asMachineError } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import type { CloudProvider, CloudSession, CreateHooks, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudApiError, isCloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
@@ -299,7 +299,7 @@ class CloudSigmaSession implements CloudSession {
    * what this call made; if that fails too, the error and lastKnownState say
    * what is left and where, and the next call finishes the job.
    */
-  async create(machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
+  async create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<VmRecord> {
     if (!machine.name || machine.name.length > 253) {
       throw new InvalidInputError(['machine.metadata.name: must be 1-253 characters (it becomes the server name)']);
     }
@@ -308,6 +308,7 @@ class CloudSigmaSession implements CloudSession {
     try {
       const drive = await this.bootDrive(machine, made, signal);
       step = 'create server';
+      hooks?.beforeVmRequest();
       const server = await this.createServer(machine, drive, made, signal);
       step = 'start server';
       await this.startServer(server.uuid, signal).catch((err: unknown) => {

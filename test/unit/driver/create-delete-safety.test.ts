@@ -162,6 +162,17 @@ describe('an unknown create outcome', () => {
     expect(cloud.live('m1')).toHaveLength(1);
   });
 
+  test('a multi-step create whose first step outlasts the window: the window counts from the VM request and the unknown outcome, not from the first step; one VM', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.listLagMs = LAG_8S;
+    cloud.knobs.loseCreateAnswers = 1;
+    cloud.knobs.stepBeforeVmMs = WINDOW + 200;
+    const driver = cloud.driver({ window: WINDOW });
+    await mcmUntilRunning(() => driver, 'm1', { dropStatusUpdates: true });
+    expect(cloud.createRequests).toEqual(['m1']);
+    expect(cloud.live('m1')).toHaveLength(1);
+  });
+
   test('concurrent CreateMachine calls after a lost answer send one create', async () => {
     const cloud = new MemoryCloud();
     cloud.knobs.listLagMs = LAG_8S;

@@ -33,6 +33,8 @@ export interface Knobs {
   runAfterMs: number;
   /** New VMs end in state failed. */
   failNewVms: boolean;
+  /** A step before the VM's own request (a boot drive clone) takes this long. */
+  stepBeforeVmMs: number;
 }
 
 export class MemoryCloud {
@@ -42,7 +44,7 @@ export class MemoryCloud {
   readonly released: string[] = [];
   /** What a VM owns (a boot drive, a script): machine name → present. */
   readonly owned = new Set<string>();
-  knobs: Knobs = { listLagMs: 0, loseCreateAnswers: 0, refuseCreates: { times: 0, status: 400 }, deleteTakesMs: 0, failDeletes: 0, failReleases: 0, runAfterMs: 0, failNewVms: false };
+  knobs: Knobs = { listLagMs: 0, loseCreateAnswers: 0, refuseCreates: { times: 0, status: 400 }, deleteTakesMs: 0, failDeletes: 0, failReleases: 0, runAfterMs: 0, failNewVms: false, stepBeforeVmMs: 0 };
   private seq = 0;
 
   constructor(readonly cluster = 'shoot--a') {}
@@ -90,7 +92,11 @@ export class MemoryCloud {
           .map((v) => this.record(v));
       },
       list: async () => this.live().filter((v) => v.cluster === this.cluster).map((v) => this.record(v)),
-      create: async (machine: MachineRef) => {
+      create: async (machine: MachineRef, _signal, hooks) => {
+        if (this.knobs.stepBeforeVmMs > 0) {
+          await new Promise((r) => setTimeout(r, this.knobs.stepBeforeVmMs));
+          hooks?.beforeVmRequest();
+        }
         this.createRequests.push(machine.name);
         if (this.knobs.refuseCreates.times > 0) {
           this.knobs.refuseCreates.times -= 1;
