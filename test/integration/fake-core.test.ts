@@ -1,4 +1,4 @@
-// The fake-server core's knobs (test/fakes/core), on both fakes that use it: listings that lag a
+// The fake-server core's knobs (test/fakes/core), on the three fakes that use it: listings that lag a
 // create and a completed delete while reads by id do not, answers lost or turned into a 5xx after
 // the request took effect, 429 with Retry-After, capacity errors, and close() ending keep-alive
 // connections. Plain HTTP against the fakes: what is under test is the fake, not the driver.
@@ -6,6 +6,7 @@ import { Agent, request } from 'node:http';
 import { startCloudSigmaFake, type CloudSigmaFake } from '../fakes/cloudsigma/index.js';
 import { lostAnswer, rateLimited } from '../fakes/core/index.js';
 import { startStackitFake, type StackitFake } from '../fakes/stackit/index.js';
+import { FAKE_ACCOUNT_PASSWORD, FAKE_TOKEN, startVpsieFake, type VpsieFake } from '../fakes/vpsie/index.js';
 
 const PROJECT = '11111111-1111-4111-8111-111111111111';
 const NETWORK = '22222222-2222-4222-8222-222222222222';
@@ -179,5 +180,103 @@ describe('CloudSigma fake', () => {
     expect(res.status).toBe(503);
     expect(res.body).toEqual([expect.objectContaining({ error_type: 'backend' })]);
     expect(fake.servers()).toEqual([]);
+  });
+});
+
+describe('VPSie fake', () => {
+  let fake: VpsieFake;
+  // VPSie's credential is the Vpsie-Auth header (terraform-provider-vpsie provider.go); call() sends it too.
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${fake.apiUrl}${path}`, {
+      method,
+      headers: { 'vpsie-auth': FAKE_TOKEN, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: text === '' ? undefined : (JSON.parse(text) as any) };
+  };
+  const create = (hostname: string) => api('POST', '/vm', { hostname, projectId: 7, dcIdentifier: 'dc-1', resourceIdentifier: 'plan-1', osIdentifier: 'os-1' });
+  const listed = async () => ((await api('GET', '/vm')).body.data as Array<{ hostname: string; is_locked: number }>).map((v) => v.hostname);
+  const pending = async () => ((await api('GET', '/vm/pending')).body.data as Array<{ data: { hostname: string } }>).map((p) => p.data.hostname);
+  const remove = (vmIdentifier: string) => api('DELETE', '/vm', { vmIdentifier, password: FAKE_ACCOUNT_PASSWORD, deleteStatistic: { reason: 'test' } });
+
+  beforeAll(async () => {
+    fake = await startVpsieFake({ visibleAfterMs: 0, runningAfterMs: 0, deleteAfterMs: 0 });
+  });
+  afterAll(() => fake.close());
+  beforeEach(() => fake.reset());
+
+  test('a new VM stays in the pending view and out of GET /vm for createMs; GET by identifier finds it', async () => {
+    fake.setListingLag({ createMs: LAG_MS });
+    const before = Date.now();
+    const made = await create('lag-1');
+    // VPSie's create answers no id (govpsie server.go CreateServer): the test reads the identifier from the fake.
+    expect(made.body).toEqual({ error: false, message: 'VM creation started' });
+    const [vm] = fake.vms();
+    expect(await listed()).toEqual([]);
+    expect(await pending()).toEqual(['lag-1']);
+    expect((await api('GET', `/vm/${vm!.identifier}`)).body.data.vmData.hostname).toBe('lag-1');
+    expect(await until(async () => (await listed()).includes('lag-1'), before)).toBeGreaterThanOrEqual(LAG_MS);
+    expect(await pending()).toEqual([]);
+  });
+
+  test('a delete completes later (locked until deleteAfterMs), and GET /vm keeps the gone VM for deleteMs', async () => {
+    fake.setTiming({ deleteAfterMs: 300 });
+    fake.setListingLag({ deleteMs: LAG_MS });
+    await create('lag-2');
+    const [vm] = fake.vms();
+    const deleted = Date.now();
+    expect((await remove(vm!.identifier)).body).toEqual({ error: false, message: 'VM deleted' });
+    expect((await api('GET', `/vm/${vm!.identifier}`)).body.data.vmData.is_locked).toBe(1);
+    await until(async () => (await api('GET', `/vm/${vm!.identifier}`)).body.message === 'VM not found', deleted);
+    expect(fake.vms()).toEqual([]);
+    expect(await listed()).toEqual(['lag-2']);
+    expect(await until(async () => (await listed()).length === 0, deleted)).toBeGreaterThanOrEqual(LAG_MS);
+  });
+
+  test('reset() restores timing, lag and capacity as started', async () => {
+    fake.setListingLag({ createMs: 60_000 });
+    fake.setTiming({ visibleAfterMs: 60_000 });
+    fake.setOutOfCapacity(true);
+    fake.reset();
+    await create('after-reset');
+    expect(await listed()).toEqual(['after-reset']);
+  });
+
+  test('a create whose answer is a 502 took effect anyway, and the 502 carries VPSie\'s error body', async () => {
+    fake.injectFault(lostAnswer({ method: 'POST', path: /^\/apps\/v2\/vm$/ }, { status: 502 }));
+    const made = await create('lost');
+    expect(made.status).toBe(502);
+    expect(made.body).toEqual({ error: true, code: 502, message: 'Bad Gateway' });
+    expect(fake.vms().map((v) => v.hostname)).toEqual(['lost']);
+  });
+
+  test('a create whose connection is dropped took effect anyway', async () => {
+    fake.injectFault(lostAnswer({ method: 'POST', path: /^\/apps\/v2\/vm$/ }));
+    await expect(create('dropped')).rejects.toThrow();
+    expect(fake.vms().map((v) => v.hostname)).toEqual(['dropped']);
+  });
+
+  test('429 with Retry-After changes nothing', async () => {
+    fake.injectFault(rateLimited({ method: 'POST', path: /^\/apps\/v2\/vm$/ }, 3));
+    const res = await create('throttled');
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('3');
+    expect(fake.vms()).toEqual([]);
+  });
+
+  test('out of capacity: HTTP 200 with an error body naming no capacity, nothing created', async () => {
+    fake.setOutOfCapacity(true);
+    const res = await create('full');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ error: true, message: expect.stringMatching(/^No capacity available/) });
+    expect(fake.vms()).toEqual([]);
+  });
+
+  test('the recorded request keeps no Vpsie-Auth token, also when a fault answered it', async () => {
+    fake.injectFault({ method: 'GET', status: 503 });
+    await api('GET', '/vm');
+    await api('GET', '/vm');
+    expect(fake.requests.map((r) => r.headers['vpsie-auth'])).toEqual(['<redacted>', '<redacted>']);
   });
 });

@@ -13,7 +13,7 @@ import { isDriverCallError } from '../../src/server/driver-client.js';
 import { ALICE as CS_ALICE, BOB as CS_BOB, CloudSigmaHarness } from './cloudsigma-harness.js';
 import { PROJECT_ID as ST_PROJECT, REGION as ST_REGION, StackitHarness } from './stackit-harness.js';
 import { PROJECT_ID as VP_PROJECT, VpsieHarness } from './vpsie-harness.js';
-import { CLOUDSIGMA_TEST, STACKIT_TEST, TEST_MACHINES, type CloudName, type OperationRoutes } from './clouds/index.js';
+import { CLOUDSIGMA_TEST, STACKIT_TEST, TEST_MACHINES, VPSIE_TEST, type CloudName, type OperationRoutes } from './clouds/index.js';
 
 export type { CloudName } from './clouds/index.js';
 export const CLOUDS: CloudName[] = ['stackit', 'cloudsigma', 'vpsie'];
@@ -68,7 +68,7 @@ export interface CloudKit {
   injectFault(f: Fault): void;
   /** Listings lag creates and completed deletes from now on ({} = none); reset() restores none (test/fakes/core/listing-lag.ts). */
   setListingLag(lag: ListingLagOptions): void;
-  /** The cloud's own capacity error from now on (STACKIT: accepted, then ERROR "No valid host was found"; CloudSigma: 503); false restores. */
+  /** The cloud's own capacity error from now on (STACKIT: accepted, then ERROR "No valid host was found"; CloudSigma: 503; VPSie: 200 + error body); false restores. */
   setOutOfCapacity(on: boolean): void;
   /** Access tokens the fake's token endpoints issued (none for VPSie, which fetches no token). */
   issuedTokens(): string[];
@@ -215,31 +215,19 @@ export async function startKit(cloud: CloudName, options: KitOptions = {}): Prom
       const h = await VpsieHarness.start({ prism, httpTimeoutMs, timings, fake: options.fake });
       return {
         cloud,
-        paths: {
-          create: { method: 'POST', path: /^\/apps\/v2\/vm$/ },
-          lookup: { method: 'GET', path: /^\/apps\/v2\/vm$/ },
-          get: { method: 'GET', path: /^\/apps\/v2\/vm\/(?!pending$)[^/]+$/ },
-          delete: { method: 'DELETE', path: /^\/apps\/v2\/vm$/ },
-          list: { method: 'GET', path: /^\/apps\/v2\/vm$/ },
-        },
-        errorBody200: { error: true, message: 'Service temporarily unavailable, try again later' },
+        paths: VPSIE_TEST.routes,
+        errorBody200: VPSIE_TEST.errorBody200,
         logs: h.logs,
         metrics: () => registry.metrics(),
         request: (name, o = {}) => ({ machine: machineBytes(name, o.providerID, o.lastKnownState), machineClass: h.machineClass(), secretData: o.secret ?? h.secretData() }),
         listRequest: (o = {}) => h.listRequest({ secret: o.secret }),
         secretData: (o) => h.secretData(o),
         call: (m, req, deadlineMs) => h.client.call(m, req, { deadlineMs }),
-        injectFault: (f) => {
-          // The VPSie fake joins the shared core (and its 5xx-after-success) when vpsie3 is merged.
-          if (typeof f.afterSuccess === 'object') throw new Error('VPSie fake: afterSuccess with a status is not supported yet');
-          h.fake.injectFault({ ...f, afterSuccess: f.afterSuccess });
-        },
-        setListingLag: () => {
-          throw new Error('VPSie fake: listing lag not supported yet (joins test/fakes/core after the vpsie3 merge)');
-        },
-        setOutOfCapacity: () => {
-          throw new Error('VPSie fake: capacity knob not supported yet (joins test/fakes/core after the vpsie3 merge)');
-        },
+        injectFault: (f) => h.fake.injectFault(f),
+        // GET /vm lags; the VM stays in the pending view meanwhile (test/fakes/vpsie/listing.ts).
+        setListingLag: (lag) => h.fake.setListingLag(lag),
+        // VPSie documents no capacity error: HTTP 200, error: true, "No capacity available ..." [unconfirmed] (test/fakes/vpsie/routes.ts).
+        setOutOfCapacity: (on) => h.fake.setOutOfCapacity(on),
         issuedTokens: () => ('issuedTokens' in h.fake ? (h.fake as { issuedTokens(): string[] }).issuedTokens() : []),
         revokeTokens: () => ('revokeTokens' in h.fake ? (h.fake as { revokeTokens(): void }).revokeTokens() : undefined),
         clearFaults: () => h.fake.clearFaults(),

@@ -107,7 +107,9 @@ async function launch(port: number, args: string[]): Promise<PrismProcess> {
     if (exitInfo !== undefined) {
       throw new Error(`prism ${args[0]} exited during startup (${exitInfo}):\n${output.text()}`);
     }
-    if (await answers(url)) return { url, close };
+    // Our Prism's own "listening" line first: another jest worker's Prism can hold the same probed port
+    // (then ours exits EADDRINUSE), and the probe alone would hand this file the other file's Prism and fake.
+    if (output.text().includes(`Prism is listening on ${url}`) && (await answers(url))) return { url, close };
     if (Date.now() > deadline) {
       await close();
       throw new Error(`prism ${args[0]} did not answer on ${url} within ${STARTUP_TIMEOUT_MS} ms:\n${output.text()}`);

@@ -1,22 +1,21 @@
 import { resolve } from 'node:path';
 import { MachineCode } from '../../src/driver/codes.js';
-import { MachineDriver, type DriverTimings } from '../../src/driver/machine-driver.js';
+import { MachineDriver } from '../../src/driver/machine-driver.js';
 import { ProviderRegistry } from '../../src/driver/provider-registry.js';
-import type { RetryPolicy } from '../../src/http/retry-policy.js';
 import { VpsieProvider, type VpsieProviderOptions } from '../../src/providers/vpsie/vpsie-provider.js';
-import { DriverServiceClient, isDriverCallError, type DriverCallError } from '../../src/server/driver-client.js';
-import { startSidecar, type Sidecar } from '../../src/server/sidecar.js';
+import { isDriverCallError, type DriverCallError } from '../../src/server/driver-client.js';
 import { packageRoot } from '../../src/support/package-root.js';
-import { FAKE_ACCOUNT_PASSWORD, FAKE_TOKEN, startVpsieFake, type VpsieFake, type VpsieFakeOptions } from '../fakes/vpsie/index.js';
-import { startPrismProxy, type PrismProcess } from './prism.js';
-import { LogCapture } from './log-capture.js';
+import { startVpsieFake, type VpsieFake, type VpsieFakeOptions } from '../fakes/vpsie/index.js';
+import { TEST_MACHINES, VPSIE_ACCOUNT, VPSIE_TEST } from './clouds/index.js';
+import { LoopbackHarness, type DriverSettings, type LoopbackCloud } from './loopback-harness.js';
 
-export const VPSIE_SPEC = resolve(packageRoot, 'specs', 'vpsie.yaml');
-export const NAMESPACE = 'shoot--garden--alpha';
-export const CLASS_NAME = 'alpha-worker-z1';
-export const PROJECT_ID = 4242;
-export const API_TOKEN = FAKE_TOKEN;
-export const ACCOUNT_PASSWORD = FAKE_ACCOUNT_PASSWORD;
+export const VPSIE_SPEC = resolve(packageRoot, VPSIE_TEST.specFile);
+// The account and Machine every VPSie test uses: test/support/clouds (one descriptor per cloud).
+export const NAMESPACE = TEST_MACHINES.namespace;
+export const CLASS_NAME = TEST_MACHINES.className;
+export const PROJECT_ID = VPSIE_ACCOUNT.projectId;
+export const API_TOKEN = VPSIE_ACCOUNT.token;
+export const ACCOUNT_PASSWORD = VPSIE_ACCOUNT.accountPassword;
 export const USER_DATA = '#cloud-config\nruncmd:\n  - echo canary-userdata-7c2e\n';
 
 export const BASE_SPEC = {
@@ -26,12 +25,8 @@ export const BASE_SPEC = {
   osIdentifier: 'ubuntu-24-04',
 };
 
-export interface VpsieHarnessOptions {
+export interface VpsieHarnessOptions extends DriverSettings<VpsieProviderOptions> {
   fake?: VpsieFakeOptions;
-  timings?: Partial<DriverTimings>;
-  provider?: Partial<VpsieProviderOptions>;
-  retry?: Partial<RetryPolicy>;
-  httpTimeoutMs?: number;
   /** Put Prism (proxy, --errors) between the adapter and the fake; default true. */
   prism?: boolean;
   /** Where the VM calls go: `/apps/v2` (default, the Terraform provider's path) or `/api/v2` (govpsie's newest); pending and scripts always `/apps/v2`. */
@@ -40,46 +35,36 @@ export interface VpsieHarnessOptions {
 
 export type Status = { providerId: string; nodeName: string; addresses: Array<{ type: string; address: string }> };
 
+function vpsieCloud(vmFamily: '/apps/v2' | '/api/v2'): LoopbackCloud<VpsieFake, VpsieProviderOptions> {
+  return {
+    spec: VPSIE_SPEC,
+    upstream: (fake) => fake.url,
+    driver: (_fake, apiBase, s) => {
+      const provider = new VpsieProvider({
+        apiEndpoint: `${apiBase}${vmFamily}`,
+        appsEndpoint: `${apiBase}/apps/v2`,
+        httpTimeoutMs: s.httpTimeoutMs,
+        retry: s.retry,
+        // One sidecar serves a whole test file: VPSie's 100-a-minute default would throttle the file, not model a Machine.
+        requestsPerMinute: 100_000,
+        ...s.provider,
+      });
+      return new MachineDriver(new ProviderRegistry([provider]), s.timings);
+    },
+  };
+}
+
 /**
- * The VPSie fake behind Prism (every request and response checked against
- * specs/vpsie.yaml), the sidecar's gRPC server with only the VPSie provider,
- * and the gRPC client the bridge's calls look like. Discovery timings are
- * short but generous (another suite may share the 2 cores).
+ * The real thing on loopback (loopback-harness.ts): the VPSie fake behind Prism (every request and
+ * response checked against specs/vpsie.yaml), the sidecar's gRPC server with only the VPSie
+ * provider, and the gRPC client the bridge's calls look like. Discovery timings are short but
+ * generous (another suite may share the 2 cores).
  */
-export class VpsieHarness {
-  get logs(): string[] {
-    return this.capture.lines;
-  }
-  private readonly capture = new LogCapture();
-
-  private constructor(
-    readonly fake: VpsieFake,
-    readonly prism: PrismProcess | undefined,
-    readonly sidecar: Sidecar,
-    readonly client: DriverServiceClient,
-  ) {}
-
+export class VpsieHarness extends LoopbackHarness<VpsieFake, VpsieProviderOptions> {
   static async start(options: VpsieHarnessOptions = {}): Promise<VpsieHarness> {
     const fake = await startVpsieFake(options.fake);
-    const prism = options.prism === false ? undefined : await startPrismProxy(VPSIE_SPEC, fake.url);
-    const provider = new VpsieProvider({
-      apiEndpoint: `${prism?.url ?? fake.url}${options.vmFamily ?? '/apps/v2'}`,
-      appsEndpoint: `${prism?.url ?? fake.url}/apps/v2`,
-      httpTimeoutMs: options.httpTimeoutMs ?? 5_000,
-      retry: { baseDelayMs: 5, maxDelayMs: 20, ...options.retry },
-      // One sidecar serves a whole test file: VPSie's 100-a-minute default would throttle the file, not model a Machine.
-      requestsPerMinute: 100_000,
-      ...options.provider,
-    });
-    const driver = new MachineDriver(new ProviderRegistry([provider]), {
-      pollIntervalMs: 50,
-      createTimeoutMs: 10_000,
-      deleteTimeoutMs: 10_000,
-      ...options.timings,
-    });
-    const sidecar = await startSidecar({ listen: '127.0.0.1:0', httpListen: '', driver, shutdownGraceMs: 2_000 });
-    const h = new VpsieHarness(fake, prism, sidecar, new DriverServiceClient(sidecar.grpcTarget));
-    return h;
+    const b = await LoopbackHarness.boot(vpsieCloud(options.vmFamily ?? '/apps/v2'), fake, options);
+    return new VpsieHarness(b.fake, b.prism, b.cloud, b.defaults, b.first);
   }
 
   secretData(overrides: Record<string, string | undefined> = {}): Record<string, Buffer> {
@@ -91,7 +76,7 @@ export class VpsieHarness {
     return Buffer.from(
       JSON.stringify({
         metadata: { name: extra.name ?? CLASS_NAME, namespace: extra.namespace ?? NAMESPACE },
-        provider: extra.provider ?? 'VPSie',
+        provider: extra.provider ?? VPSIE_TEST.provider,
         providerSpec: spec,
       }),
     );
@@ -145,15 +130,6 @@ export class VpsieHarness {
   /** VMs not being deleted, in any phase (invisible, pending, listed, running). */
   liveVms() {
     return this.fake.vms().filter((v) => v.phase !== 'deleting');
-  }
-
-
-  async close(): Promise<void> {
-    this.capture.stop();
-    this.client.close();
-    await this.sidecar.shutdown();
-    await this.prism?.close();
-    await this.fake.close();
   }
 }
 

@@ -50,8 +50,11 @@ export interface FaultRequest {
   times?: number;
   /** Wait this long first. */
   delayMs?: number;
-  /** Handle the request (state changes) and drop the connection: a lost answer. */
-  afterSuccess?: 'drop';
+  /**
+   * Handle the request (state changes), then lose its answer: `drop` closes the connection, `{status}`
+   * answers that 5xx as a gateway would (test/fakes/core/fault-spec.ts AfterSuccess).
+   */
+  afterSuccess?: 'drop' | { status: number };
   headers?: Record<string, string>;
 }
 
@@ -65,7 +68,7 @@ export interface FakeCloudInstance {
   remove(id: string): Promise<void>;
   injectFault(f: FaultRequest): void;
   clearFaults(): void;
-  /** Listings lag creates and completed deletes ({} = none): test/fakes/core/listing-lag.ts. Absent where that cloud's fake is not on the core yet. */
+  /** Listings lag creates and completed deletes ({} = none): test/fakes/core/listing-lag.ts. Absent where a cloud's fake has no lag. */
   setListingLag?(lag: { createMs?: number; deleteMs?: number }): void;
   /** Machine names of every create request the fake received, in order. */
   createdMachines(): string[];

@@ -2,14 +2,15 @@
 // creates: a VM is pending, then listed, then running; the driver discovers it
 // by hostname = Machine name and its notes marker line), Prism validating
 // against specs/vpsie.yaml.
+import { VPSIE_ACCOUNT } from '../../support/clouds/index.js';
 import type { CloudDescriptor, FakeCloudInstance, FakeTiming, FaultRequest, NormalizedVm } from './types.js';
 
-const TOKEN = 'fake-vpsie-token'; // test/fakes/vpsie FAKE_TOKEN
-const ACCOUNT_PASSWORD = 'fake-account-password'; // test/fakes/vpsie FAKE_ACCOUNT_PASSWORD
-const PROJECT_ID = 4242;
+// The account of the one VPSie test descriptor (test/support/clouds/vpsie.ts).
+const { token: TOKEN, accountPassword: ACCOUNT_PASSWORD, projectId: PROJECT_ID } = VPSIE_ACCOUNT;
 
-// src/providers/vpsie/markers.ts: one notes line `mcm-grpc-driver: cluster=<ns> class=<class> machine=<name>`.
-const NOTES_LINE = /^mcm-grpc-driver: cluster=(\S+) class=(\S+) machine=(\S+)$/m;
+// src/providers/vpsie/markers.ts: the notes marker `mcm-grpc-driver: cluster=<ns> class=<class> machine=<name>;`
+// anywhere in the notes (the `;` ends the value; the older form without it, as the last line, too).
+const NOTES_LINE = /mcm-grpc-driver: cluster=([^\s;]+) class=([^\s;]+) machine=([^\s;]+)/;
 
 const API = '/apps/v2';
 const FAULT_ROUTES: Record<FaultRequest['op'], { method?: string; path: RegExp }> = {
@@ -94,6 +95,8 @@ export const vpsie: CloudDescriptor = {
       },
       injectFault: (f) => fake.injectFault({ ...FAULT_ROUTES[f.op], status: f.status, times: f.times, delayMs: f.delayMs, afterSuccess: f.afterSuccess, headers: f.headers }),
       clearFaults: () => fake.clearFaults(),
+      // GET /vm lags; the VM stays in the pending view meanwhile (test/fakes/vpsie/listing.ts).
+      setListingLag: (lag) => fake.setListingLag(lag),
       createdMachines: () =>
         fake.requests
           .filter((r) => r.method === 'POST' && FAULT_ROUTES.create.path.test(r.path))

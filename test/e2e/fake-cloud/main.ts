@@ -99,7 +99,7 @@ async function handle(fakes: Map<string, FakeCloudInstance>, req: IncomingMessag
   }
   if (what === 'creates' && method === 'GET') return send(res, 200, fake.createdMachines());
   if (what === 'listing-lag' && method === 'POST') {
-    if (!fake.setListingLag) return send(res, 501, { error: `cloud ${m[1]!}: its fake has no listing lag yet` });
+    if (!fake.setListingLag) return send(res, 501, { error: `cloud ${m[1]!}: its fake has no listing lag` });
     fake.setListingLag(body as { createMs?: number; deleteMs?: number });
     return send(res, 204);
   }

@@ -44,6 +44,11 @@ export class FakeCloudClient {
     return this.call('DELETE', '/faults');
   }
 
+  /** Listings lag creates and completed deletes from now on ({} = none). */
+  setListingLag(lag: { createMs?: number; deleteMs?: number }): Promise<void> {
+    return this.call('POST', '/listing-lag', lag);
+  }
+
   createdMachines(): Promise<string[]> {
     return this.call('GET', '/creates');
   }

@@ -248,6 +248,61 @@ const cloudFaults: Scenario = {
   },
 };
 
+/**
+ * Issue 12 "Done when": the cloud's listing lags a create by longer than MCM's 5 s retry, and the
+ * first create's answer is lost after the request took effect. The driver must not send a second
+ * create while the VM is missing from listings (its discovery window, 60 s per cloud): the Machine
+ * ends Running with exactly one VM, and VMs that are not the Machine's are never touched.
+ */
+const LISTING_LAG_MS = 12_000;
+/** How each cloud's first create answer is lost: a dropped connection, or a gateway 5xx (test/fakes/core/fault-spec.ts). */
+const LOST_ANSWER: Record<string, 'drop' | { status: number }> = { stackit: 'drop', cloudsigma: { status: 502 }, vpsie: { status: 502 } };
+const lagLostAnswer: Scenario = {
+  id: 'lag-lost',
+  title: `listing lags a create by ${LISTING_LAG_MS / 1000} s and the create's answer is lost → Running, exactly one VM`,
+  timeoutMs: 15 * 60_000,
+  async run(ctx) {
+    const cls = ctx.name('lag-class');
+    const name = ctx.name('lag-machine');
+    await ctx.cleanup(T, { machines: [name], classes: [cls] });
+    await ctx.ensureClass(T, cls);
+    await ctx.f.clearFaults();
+    // VMs the driver must leave alone: another cluster's (same class name) and a hand-made one.
+    const foreignName = ctx.name('lag-foreign');
+    const foreign = await ctx.f.seed({ name: foreignName, markers: { machine: foreignName, machineClass: cls, cluster: 'shoot--other--cluster' } });
+    const handMade = await ctx.f.seed({ name: ctx.name('lag-bastion') });
+    const lost = LOST_ANSWER[ctx.cloud!.id] ?? 'drop';
+    try {
+      await ctx.f.setListingLag({ createMs: LISTING_LAG_MS });
+      await ctx.f.injectFault({ op: 'create', afterSuccess: lost, times: 1 });
+      ctx.note(`listing lag ${LISTING_LAG_MS} ms after a create; first create answer lost: ${typeof lost === 'object' ? `HTTP ${lost.status}` : 'connection dropped'}`);
+      await ctx.createMachine(T, name, cls);
+      const { vm } = await ctx.step('Machine Running', () => ctx.waitMachineWithVm(T, name, 'Running'));
+      const mine = (await ctx.f.vms()).filter((v) => v.machine === name || v.name === name);
+      assert(mine.length === 1 && mine[0]!.id === vm.id, `exactly one VM in the fake for ${name}: ${fmtVms(mine)}`);
+      const creates = (await ctx.f.createdMachines()).filter((n) => n === name).length;
+      ctx.note(`${name}: ${mine.length} VM in the fake, ${creates} create request(s)`);
+      assert(creates === 1, `exactly one create request for ${name} (the lost answer's request took effect), got ${creates}`);
+      ctx.assertNoDuplicates();
+      const now = await ctx.f.vms();
+      for (const [what, v] of [
+        ['VM of another cluster', foreign],
+        ['hand-made VM', handMade],
+      ] as const) {
+        const x = now.find((y) => y.id === v.id);
+        assert(x && !x.deleting, `${what} ${v.name} untouched (now: ${x ? x.status : 'gone'})`);
+      }
+      await ctx.f.setListingLag({});
+      await ctx.step('delete: Machine + VM + Node gone', () => ctx.deleteMachineAndWait(T, name, vm.providerId, name));
+    } finally {
+      await ctx.f.setListingLag({}).catch(() => undefined);
+      await ctx.f.clearFaults();
+      await ctx.f.remove(foreign.id).catch(() => undefined);
+      await ctx.f.remove(handMade.id).catch(() => undefined);
+    }
+  },
+};
+
 /** §3.4b: the sidecar is SIGKILLed while a create waits for its VM, then restarted: one VM. */
 const sidecarKill: Scenario = {
   id: 'faults-kill',
@@ -292,4 +347,4 @@ const sidecarKill: Scenario = {
   },
 };
 
-export const CLOUD_SCENARIOS: Scenario[] = [noTarget, targetMachine, deploymentScale, rollingUpdate, orphans, cloudFaults, sidecarKill];
+export const CLOUD_SCENARIOS: Scenario[] = [noTarget, targetMachine, deploymentScale, rollingUpdate, orphans, cloudFaults, lagLostAnswer, sidecarKill];

@@ -52,6 +52,8 @@ export interface FakeCloudDialect {
   write(res: ServerResponse, response: FakeResponse): void;
   /** What the recorded request keeps of an Authorization header. */
   redactAuthorization(value: string): string;
+  /** Other headers that carry a credential (VPSie's `vpsie-auth`), lower-case: recorded as '<redacted>'. */
+  secretHeaders?: string[];
 }
 
 export interface FakeServerOptions<R extends CoreRecordedRequest> extends FakeCloudDialect {
@@ -86,7 +88,7 @@ export async function startFakeServer<R extends CoreRecordedRequest>(options: Fa
     const url = new URL(req.url ?? '/', 'http://fake.invalid');
     const method = (req.method ?? 'GET').toUpperCase();
     const query = Object.fromEntries(url.searchParams);
-    const record = { method, path: url.pathname, query, body: undefined, headers: recordHeaders(req, options.redactAuthorization) } as R;
+    const record = { method, path: url.pathname, query, body: undefined, headers: recordHeaders(req, options.redactAuthorization, options.secretHeaders ?? []) } as R;
     // Pushed before the body is read, so the order is arrival order even for slow uploads.
     requests.push(record);
     const raw = await readBody(req);
@@ -180,12 +182,12 @@ function parseBody(raw: string, contentType: string | undefined): ParsedBody {
   }
 }
 
-function recordHeaders(req: IncomingMessage, redact: (value: string) => string): Record<string, string> {
+function recordHeaders(req: IncomingMessage, redact: (value: string) => string, secretHeaders: string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
     const text = Array.isArray(value) ? value.join(', ') : value;
-    headers[name] = name === 'authorization' ? redact(text) : text;
+    headers[name] = name === 'authorization' ? redact(text) : secretHeaders.includes(name) ? '<redacted>' : text;
   }
   return headers;
 }

@@ -1,14 +1,15 @@
-// A stateful, in-process fake of the VPSie endpoints the adapter uses (specs/vpsie.yaml), on
-// node:http only. A created VM is first invisible, then only in the pending view, then listed,
-// then running, each after a configurable delay, so tests can make VPSie slower than a call.
-// Usually driven through `prism proxy specs/vpsie.yaml` (test/support/vpsie-harness.ts).
-import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { echoOf, writeRaw, writeTruncated } from '../fault-responses.js';
-import { handleApi, type FakeResponse } from './routes.js';
+// A stateful, in-process fake of the VPSie endpoints the adapter uses (specs/vpsie.yaml), on the
+// shared fake-server core (test/fakes/core: HTTP loop, fault queue, lost / cut / 5xx answers after
+// the request took effect). A created VM is first invisible, then only in the pending view, then
+// listed, then running, each after a configurable delay, so tests can make VPSie slower than a
+// call; listings can lag that further (listing.ts). Usually driven through
+// `prism proxy specs/vpsie.yaml` (test/support/vpsie-harness.ts).
+import type { ServerResponse } from 'node:http';
+import { startFakeServer, type FakeResponse, type RouteRequest } from '../core/index.js';
+import { VpsieListing } from './listing.js';
+import { handleApi, type RouteOptions } from './routes.js';
 import { VpsieStore } from './state.js';
-import type { FaultSpec, RecordedRequest, VpsieFake, VpsieFakeOptions } from './types.js';
-import { listenOnLoopback } from '../loopback-server.js';
+import type { FaultSpec, RecordedRequest, VpsieFake, VpsieFakeOptions, VpsieTiming } from './types.js';
 
 export type * from './types.js';
 
@@ -19,101 +20,59 @@ const PREFIX = '/apps/v2';
 const VM_PREFIX = '/api/v2';
 
 export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<VpsieFake> {
-  const timing = {
+  const initialTiming: VpsieTiming = {
     pendingAfterMs: options.pendingAfterMs ?? 0,
     visibleAfterMs: options.visibleAfterMs ?? 50,
     runningAfterMs: options.runningAfterMs ?? 50,
     deleteAfterMs: options.deleteAfterMs ?? 50,
     scriptVisibleAfterMs: options.scriptVisibleAfterMs ?? 0,
   };
+  // The store reads this object on every create and read: setTiming changes it in place.
+  const timing = { ...initialTiming };
   const store = new VpsieStore(timing);
+  const listing = new VpsieListing(store, options.listingLag);
   const tokens = options.tokens ?? [FAKE_TOKEN];
-  const routeOptions = {
+  const routeOptions: RouteOptions = {
     accountPassword: options.accountPassword ?? FAKE_ACCOUNT_PASSWORD,
     rejectDuplicateHostnames: options.rejectDuplicateHostnames ?? false,
     notFoundStatus: options.notFoundStatus ?? 404,
     defaultPageSize: options.defaultPageSize,
     maxPageSize: options.maxPageSize ?? 1000,
     scriptListBodies: options.scriptListBodies ?? true,
+    listing,
+    outOfCapacity: options.outOfCapacity ?? false,
   };
   const transformNotes = options.transformNotes;
   if (transformNotes) store.transformNotes = transformNotes;
   const rate = options.rateLimitPerMinute === undefined ? undefined : new SlidingWindow(options.rateLimitPerMinute);
-  const faults = new FaultQueue();
-  const requests: RecordedRequest[] = [];
-  const closing = new AbortController();
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://fake.invalid');
-    const method = (req.method ?? 'GET').toUpperCase();
-    const record: RecordedRequest = { method, path: url.pathname, query: Object.fromEntries(url.searchParams), body: undefined, headers: recordHeaders(req) };
-    requests.push(record);
-    const raw = await readBody(req);
-    let body: unknown;
-    let invalidJson = false;
-    if (raw !== '') {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        body = raw;
-        invalidJson = true;
-      }
-    }
-    record.body = body;
-
-    const fault = faults.take(method, url.pathname);
-    if (fault?.delayMs) await sleep(fault.delayMs, undefined, { signal: closing.signal });
-    if (fault?.reset) {
-      req.socket.destroy();
-      return;
-    }
-    if (fault?.rawBody !== undefined) {
-      writeRaw(res, fault.status ?? 200, fault.rawBody, fault.headers);
-      return;
-    }
-    if (fault?.status !== undefined) {
-      const message = fault.echoRequest ? echoOf(req, raw) : STATUS_CODES[fault.status] ?? `HTTP ${fault.status}`;
-      write(res, { status: fault.status, body: fault.echoRequest ? { error: true, code: fault.status, message } : (fault.body ?? { error: true, code: fault.status, message }), headers: fault.headers });
-      return;
-    }
-    let response: FakeResponse;
+  function route({ method, url, query, req, body }: RouteRequest<RecordedRequest>): FakeResponse {
+    listing.notice();
     const family = url.pathname.startsWith(`${PREFIX}/`) ? PREFIX : url.pathname.startsWith(`${VM_PREFIX}/`) ? VM_PREFIX : undefined;
     if (rate && !rate.take()) {
       // VPSie's throttling is [unconfirmed]; its autoscaler expects 429 [sdk: vpsie-k8s-autoscaler client.go IsRateLimited].
-      write(res, { status: 429, body: { error: true, code: 429, message: 'Too many requests' }, headers: { 'retry-after': '1' } });
-      return;
+      return { status: 429, body: { error: true, code: 429, message: 'Too many requests' }, headers: { 'retry-after': '1' } };
     }
-    if (!family) response = { status: 404, body: { error: true, code: 404, message: 'route not found' } };
-    else if (!tokens.includes(String(req.headers['vpsie-auth'] ?? ''))) response = { status: 401, body: { error: true, code: 401, message: 'Unauthorized' } };
-    else response = handleApi(store, { method, family, path: url.pathname.slice(family.length), query: Object.fromEntries(url.searchParams), body, invalidJson }, routeOptions);
-    if (fault?.afterSuccess === 'drop') {
-      req.socket.destroy();
-      return;
-    }
-    if (fault?.afterSuccess === 'truncate') {
-      writeTruncated(res, response.status, response.body, { ...response.headers, ...fault.headers });
-      return;
-    }
-    write(res, { ...response, headers: { ...response.headers, ...fault?.headers } });
+    if (!family) return { status: 404, body: { error: true, code: 404, message: 'route not found' } };
+    if (!tokens.includes(String(req.headers['vpsie-auth'] ?? ''))) return { status: 401, body: { error: true, code: 401, message: 'Unauthorized' } };
+    return handleApi(store, { method, family, path: url.pathname.slice(family.length), query, body: body.value, invalidJson: body.invalid }, routeOptions);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (closing.signal.aborted) {
-        req.socket.destroy();
-        return;
-      }
-      if (!res.headersSent) write(res, { status: 500, body: { error: true, code: 500, message: `internal error: ${(err as Error).message}` } });
-      else res.destroy();
-    });
+  const core = await startFakeServer<RecordedRequest>({
+    port: options.port,
+    route,
+    errorBody: (status, message) => ({ error: true, code: status, message }),
+    write,
+    // VPSie's credential travels in Vpsie-Auth [sdk: terraform-provider-vpsie provider.go], never in Authorization.
+    redactAuthorization: () => '<redacted>',
+    secretHeaders: ['vpsie-auth'],
   });
-  const { url, sockets } = await listenOnLoopback(server, options.port);
 
   return {
-    url,
-    apiUrl: `${url}${PREFIX}`,
-    vmApiUrl: `${url}${VM_PREFIX}`,
-    requests,
+    url: core.url,
+    apiUrl: `${core.url}${PREFIX}`,
+    vmApiUrl: `${core.url}${VM_PREFIX}`,
+    requests: core.requests,
     vms: () => store.all(),
     scripts: () => store.scripts(),
     seedVm: (v) => store.seed(v),
@@ -123,22 +82,26 @@ export async function startVpsieFake(options: VpsieFakeOptions = {}): Promise<Vp
     setVisibleAfterMs: (ms) => {
       timing.visibleAfterMs = ms;
     },
+    setTiming: (t) => {
+      for (const [key, value] of Object.entries(t) as Array<[keyof VpsieTiming, number | undefined]>) if (value !== undefined) timing[key] = value;
+    },
+    setListingLag: (lag) => listing.lag.set(lag),
+    setOutOfCapacity: (on) => {
+      routeOptions.outOfCapacity = on;
+    },
     setListTotalExtra: (n) => {
       store.listTotalExtra = n;
     },
-    injectFault: (f) => faults.inject(f),
-    clearFaults: () => faults.clear(),
+    injectFault: (f: FaultSpec) => core.faults.inject(f),
+    clearFaults: () => core.faults.clear(),
     reset() {
       store.reset();
-      faults.clear();
-      requests.length = 0;
+      listing.reset();
+      Object.assign(timing, initialTiming);
+      routeOptions.outOfCapacity = options.outOfCapacity ?? false;
+      core.reset();
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        closing.abort();
-        server.close((err) => (err ? reject(err) : resolve()));
-        for (const socket of sockets) socket.destroy();
-      }),
+    close: () => core.close(),
   };
 }
 
@@ -155,40 +118,6 @@ class SlidingWindow {
   }
 }
 
-/** Injected failures, consumed first-registered-first by the requests they match. */
-class FaultQueue {
-  private armed: Array<{ spec: FaultSpec; remaining: number }> = [];
-
-  inject(spec: FaultSpec): void {
-    const remaining = spec.times ?? 1;
-    if (!Number.isInteger(remaining) || remaining < 1) throw new Error('FaultSpec.times must be a positive integer');
-    this.armed.push({ spec, remaining });
-  }
-
-  clear(): void {
-    this.armed = [];
-  }
-
-  take(method: string, path: string): FaultSpec | undefined {
-    const fault = this.armed.find(({ spec }) => {
-      if (spec.method !== undefined && spec.method.toUpperCase() !== method) return false;
-      if (spec.path === undefined) return true;
-      spec.path.lastIndex = 0;
-      return spec.path.test(path);
-    });
-    if (!fault) return undefined;
-    fault.remaining -= 1;
-    if (fault.remaining === 0) this.armed = this.armed.filter((f) => f !== fault);
-    return fault.spec;
-  }
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function write(res: ServerResponse, response: FakeResponse): void {
   const payload = response.body === undefined ? '' : JSON.stringify(response.body);
   res.writeHead(response.status, {
@@ -197,13 +126,4 @@ function write(res: ServerResponse, response: FakeResponse): void {
     ...response.headers,
   });
   res.end(payload);
-}
-
-function recordHeaders(req: IncomingMessage): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined) continue;
-    headers[name] = name === 'vpsie-auth' ? '<redacted>' : Array.isArray(value) ? value.join(', ') : value;
-  }
-  return headers;
 }

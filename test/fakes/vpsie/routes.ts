@@ -1,15 +1,13 @@
 // The endpoints of specs/vpsie.yaml on top of VpsieStore, answering the way VPSie's Go clients
 // expect: `{"error": false, ...}` wrappers, and `{"error": true, "code", "message"}` on failure.
 // Where VPSie's behaviour is [unconfirmed] the fake picks one plausible answer and says so.
+import type { FakeResponse } from '../core/index.js';
+import type { VpsieListing } from './listing.js';
 import type { VpsieStore } from './state.js';
 import { sqlTime } from './state.js';
 import type { FakeVm } from './types.js';
 
-export interface FakeResponse {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
+export type { FakeResponse } from '../core/index.js';
 
 export interface ApiRequest {
   method: string;
@@ -44,6 +42,10 @@ export interface RouteOptions {
   maxPageSize: number;
   /** false: the script list leaves out each script's body (only GET /script/{id} has it). */
   scriptListBodies: boolean;
+  /** GET /vm and GET /vm/pending as lagging listings show them (listing.ts). */
+  listing: VpsieListing;
+  /** Creates are refused for lack of capacity (VpsieFake.setOutOfCapacity). */
+  outOfCapacity: boolean;
 }
 
 /**
@@ -75,7 +77,7 @@ export function handleApi(store: VpsieStore, req: ApiRequest, options: RouteOpti
   if (path === '/vm' && method === 'POST') return createVm(store, req.body, options, req.family);
   if (path === '/vm' && method === 'DELETE') return deleteVm(store, req.body, options);
   if (req.family === '/api/v2' && path !== '/vm' && !/^\/vm\/(?!pending$)[^/]+$/.test(path)) return apiError(404, 'route not found');
-  if (path === '/vm/pending' && method === 'GET') return { status: 200, body: { error: false, data: store.pending().map(pendingView) } };
+  if (path === '/vm/pending' && method === 'GET') return { status: 200, body: { error: false, data: options.listing.pending().map(pendingView) } };
   const vmMatch = /^\/vm\/([^/]+)$/.exec(path);
   if (vmMatch && method === 'GET') return getVm(store, decodeURIComponent(vmMatch[1]!), options);
   if (path === '/script/add' && method === 'POST') return addScript(store, req.body);
@@ -106,7 +108,7 @@ export function handleApi(store: VpsieStore, req: ApiRequest, options: RouteOpti
 }
 
 function listVms(store: VpsieStore, query: Record<string, string>, options: RouteOptions): FakeResponse {
-  const all = store.list(query.projectId).map(vmView);
+  const all = options.listing.list(query.projectId).map(vmView);
   // What `total` counts is [unconfirmed]: setListTotalExtra makes it larger than the rows (other projects, deleted VMs...).
   return { status: 200, body: { error: false, data: page(all, query, options), total: all.length + store.listTotalExtra } };
 }
@@ -140,6 +142,7 @@ function createVm(store: VpsieStore, body: unknown, options: RouteOptions, famil
   if (body.userData !== undefined && (typeof body.userData !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(body.userData))) {
     return apiError(400, 'userData must be base64');
   }
+  if (options.outOfCapacity) return noCapacity(body.dcIdentifier as string);
   // /api/v2/vm ignores numeric 0/1 [sdk: govpsie commit 4022865]: only strings count there.
   // /apps/v2/vm is sent numbers by every client that uses it [sdk: terraform-provider-vpsie ValueInt64Pointer(),
   // cluster-api-provider-vpsie AddPublicIpV4: 1]: the fake honours only numbers there. Stored as "0"/"1".
@@ -149,7 +152,7 @@ function createVm(store: VpsieStore, body: unknown, options: RouteOptions, famil
     if (family === '/api/v2' && (v === '0' || v === '1')) flags[f] = v;
     if (family === '/apps/v2' && (v === 0 || v === 1)) flags[f] = String(v);
   }
-  store.create({
+  const vm = store.create({
     hostname,
     projectId: projectId as string | number,
     dcIdentifier: body.dcIdentifier as string,
@@ -163,8 +166,18 @@ function createVm(store: VpsieStore, body: unknown, options: RouteOptions, famil
     ssd: typeof body.ssd === 'number' ? body.ssd : undefined,
     flags,
   });
+  options.listing.created(vm);
   // The real answer's body is [unconfirmed]; no client reads an id from it [sdk].
   return { status: 200, body: { error: false, message: 'VM creation started' } };
+}
+
+/**
+ * No room for the VM: VPSie documents no capacity error, so its wording and status are [unconfirmed].
+ * The fake answers the way VPSie answers other refusals its clients must read from the body, HTTP 200
+ * with `error: true` [sdk: 2026 client fix 8fbed0d], and nothing is created.
+ */
+function noCapacity(dcIdentifier: string): FakeResponse {
+  return errorBody200(`No capacity available in datacenter ${dcIdentifier} for this plan`);
 }
 
 function deleteVm(store: VpsieStore, body: unknown, options: RouteOptions): FakeResponse {

@@ -1,4 +1,16 @@
 // Public types of the VPSie fake. Field names follow specs/vpsie.yaml (VPSie's own Go clients).
+import type { FaultSpec, ListingLagOptions } from '../core/index.js';
+
+export type { FaultSpec, ListingLagOptions } from '../core/index.js';
+
+/** The delays of a VM's and a script's life (VpsieFakeOptions); setTiming changes them from now on. */
+export interface VpsieTiming {
+  pendingAfterMs: number;
+  visibleAfterMs: number;
+  runningAfterMs: number;
+  deleteAfterMs: number;
+  scriptVisibleAfterMs: number;
+}
 
 export interface VpsieFakeOptions {
   /** A created VM shows up in GET /vm/pending this long after the create request (default 0). */
@@ -33,6 +45,10 @@ export interface VpsieFakeOptions {
   transformNotes?: (notes: string) => string;
   /** Answer 429 (Retry-After: 1) beyond this many requests a minute [unconfirmed; VPSie's autoscaler stays at 100]. */
   rateLimitPerMinute?: number;
+  /** GET /vm lags creates (the VM stays in the pending view) and completed deletes (listing.ts). Default none. */
+  listingLag?: ListingLagOptions;
+  /** Start with no capacity: see VpsieFake.setOutOfCapacity. */
+  outOfCapacity?: boolean;
   /** Port to listen on, 127.0.0.1 only (default 0 = any free port). */
   port?: number;
 }
@@ -89,35 +105,6 @@ export interface RecordedRequest {
   headers: Record<string, string>;
 }
 
-export interface FaultSpec {
-  /** e.g. 'POST'; default any. */
-  method?: string;
-  /** Tested against the path without query; default any. */
-  path?: RegExp;
-  /** How many matching requests it affects (default 1). */
-  times?: number;
-  /** Answer with this status and `body` (default VPSie's error body) without touching state. 200 + an error body is allowed. */
-  status?: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-  /** Wait this long first; then handle normally unless status/reset is given. */
-  delayMs?: number;
-  /** Destroy the socket without any response. */
-  reset?: boolean;
-  /**
-   * Handle the request (state changes!), then instead of answering: `drop` destroys the socket (a lost response);
-   * `truncate` sends the status, headers and the first half of the body, then destroys the socket (a response cut mid-body).
-   */
-  afterSuccess?: 'drop' | 'truncate';
-  /** Answer `status` (default 200) with exactly this text as the body, e.g. malformed JSON, without touching state. */
-  rawBody?: string;
-  /**
-   * With `status`: the error message echoes the request as received, its Authorization header and
-   * body included (what some gateways and error pages do); the secret-canary matrix relies on it.
-   */
-  echoRequest?: boolean;
-}
-
 export interface VpsieFake {
   /** http://127.0.0.1:PORT */
   url: string;
@@ -137,13 +124,23 @@ export interface VpsieFake {
   seedScript(s: { name: string; script: string; tags?: string[] }): FakeScript;
   /** Change a VM's flags, e.g. { is_suspended: 1 }. */
   patchVm(identifier: string, patch: Partial<Pick<FakeVm, 'is_suspended' | 'is_terminated' | 'is_deleted' | 'notes'>>): void;
-  /** Make GET /vm answer a `total` this much larger than its list (a list that left VMs out). */
   /** For VMs created from now on: how long they stay in the pending view before they are listed. */
   setVisibleAfterMs(ms: number): void;
+  /**
+   * From now on these delays apply (deleteAfterMs and runningAfterMs also to VMs already there: the
+   * store derives phases when it is read); reset() restores the start options. A larger
+   * deleteAfterMs is "deletes complete later": DELETE answers at once, the VM stays listed, locked.
+   */
+  setTiming(timing: Partial<VpsieTiming>): void;
+  /** From now on GET /vm lags creates and completed deletes this much ({} = none); reset() restores the start options. */
+  setListingLag(lag: ListingLagOptions): void;
+  /** From now on a create is refused, HTTP 200 with VPSie's error body naming no capacity (routes.ts noCapacity, [unconfirmed]); false restores. */
+  setOutOfCapacity(on: boolean): void;
+  /** Make GET /vm answer a `total` this much larger than its list (a list that left VMs out). */
   setListTotalExtra(n: number): void;
   injectFault(f: FaultSpec): void;
   clearFaults(): void;
-  /** Drop VMs, pending entries, scripts, recorded requests and faults. */
+  /** Drop VMs, pending entries, scripts, recorded requests and faults; timing, lag and capacity as started. */
   reset(): void;
   close(): Promise<void>;
 }

@@ -31,7 +31,7 @@ export interface CloudTestDescriptor {
   provider: string;
   /** The spec Prism validates against, relative to the package root. */
   specFile: string;
-  /** Marker keys on a VM (STACKIT labels, CloudSigma meta). */
+  /** Marker keys on a VM (STACKIT labels, CloudSigma meta; VPSie tag prefixes, the value follows). */
   markers: { machine: string; machineClass: string; cluster: string };
   routes: OperationRoutes;
   /** "HTTP 200 with an error body" in this cloud's own error format. */
