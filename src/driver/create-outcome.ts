@@ -22,17 +22,22 @@ export type CreateOutcome =
  * treated as "maybe", because the cost of a wrong "no" is a second VM.
  * - 4xx (429 included: rate limits are checked before the request is served)
  *   and quota/capacity answers (CloudSigma's capacity 503 included) refuse.
- * - timeout, network, malformed body, 5xx, cancellation: maybe.
+ * - A 5xx the cloud's own error document says was not carried out
+ *   (CloudApiError notApplied: CloudSigma's concurrency error) refuses.
+ * - timeout, network, malformed body, other 5xx, cancellation: maybe.
  * - A MachineError a provider raised before or after its request: refused
  *   for the codes that mean "not sent / not accepted", maybe otherwise.
  */
 export function mayHaveTakenEffect(err: unknown, signal?: AbortSignal): boolean {
   if (isNoVmRequested(err)) return false;
-  if (isCloudApiError(err)) {
-    if (err.kind === 'canceled') return true;
-    if (err.fields.quota) return false;
-    if (err.kind === 'http') return (err.status ?? 0) >= 500;
-    return err.kind === 'timeout' || err.kind === 'network' || err.kind === 'malformed' || err.kind === 'too-large';
+  // The cloud's own answer decides, also when a provider wrapped it (CloudSigma's clean-up of a failed step
+  // rethrows it as a MachineError naming what was kept, with the cloud error as its cause).
+  const cloud = isCloudApiError(err) ? err : isMachineError(err) && isCloudApiError(err.cause) ? err.cause : undefined;
+  if (cloud) {
+    if (cloud.kind === 'canceled') return true;
+    if (cloud.fields.quota || cloud.fields.notApplied) return false;
+    if (cloud.kind === 'http') return (cloud.status ?? 0) >= 500;
+    return cloud.kind === 'timeout' || cloud.kind === 'network' || cloud.kind === 'malformed' || cloud.kind === 'too-large';
   }
   if (signal?.aborted) return true;
   if (isMachineError(err)) return !REFUSED.has(err.code);

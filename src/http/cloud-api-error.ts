@@ -20,6 +20,8 @@ export class CloudApiError extends Error {
       cloudMessage?: string;
       /** The cloud said a quota or capacity limit stopped it. */
       quota?: boolean;
+      /** The cloud said it did not carry the request out (e.g. CloudSigma's concurrency error). */
+      notApplied?: boolean;
       /** For too-large: the limit the body passed. */
       limitBytes?: number;
     } = {},

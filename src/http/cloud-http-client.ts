@@ -28,6 +28,11 @@ export interface CloudHttpClientOptions {
   /** Says whether a 4xx body (or, with readServerErrorBodies, a 5xx body) reports a quota or capacity limit. */
   isQuota?: (status: number, message: string | undefined) => boolean;
   /**
+   * Says whether an error answer (its body read as for isQuota) states that the
+   * request was not carried out, so a create answered so cannot have taken effect.
+   */
+  isNotApplied?: (status: number, message: string | undefined) => boolean;
+  /**
    * Also read 5xx bodies, for a cloud that reports capacity as a 5xx (CloudSigma: 503 "out of capacity").
    * Their message is kept only when isQuota says it is a capacity answer; any other 5xx body is dropped.
    */
@@ -200,9 +205,10 @@ export class CloudHttpClient {
         cloudMessage = this.cloudMessage(String(err.response.body ?? ''));
       }
       const quota = readBody && (this.options.isQuota?.(status, cloudMessage) ?? false);
+      const notApplied = readBody && (this.options.isNotApplied?.(status, cloudMessage) ?? false);
       // A 5xx body may echo input: only a capacity answer keeps its message.
       if (status >= 500 && !quota) cloudMessage = undefined;
-      return new CloudApiError(cloud, req.operation, 'http', { status, requestId, cloudMessage, quota });
+      return new CloudApiError(cloud, req.operation, 'http', { status, requestId, cloudMessage, quota, ...(notApplied ? { notApplied } : {}) });
     }
     if (req.signal?.aborted || (err instanceof RequestError && err.name === 'AbortError')) {
       return new CloudApiError(cloud, req.operation, 'canceled');

@@ -21,6 +21,7 @@ import {
   createServerBody,
   driveFits,
   isCapacityProblem,
+  isConcurrencyRefusal,
   randomVncPassword,
   toVmRecord,
 } from './mapping.js';
@@ -177,6 +178,7 @@ export class CloudSigmaProvider implements CloudProvider {
         unauthorized: (sent: string | undefined) => auth.invalidate(sent),
         errorMessage: apiErrorMessage,
         isQuota: isCapacityProblem,
+        isNotApplied: isConcurrencyRefusal,
         // Capacity is a 503 at CloudSigma (cloudsigma-docs general.rst), so 5xx bodies are read too.
         readServerErrorBodies: true,
       };
@@ -478,7 +480,8 @@ class CloudSigmaSession implements CloudSession {
       // No capacity for the server: keep the cloned drive, so the next call (in 10 min) uses it instead of cloning again.
       // A server that may exist (MachineDriver's classifier) holds the drive: it is kept, never deleted under it. The driver
       // finds the server by its markers and adopts it, or, once the discovery window passed, creates again with this drive.
-      if (isNoCapacity(err) || mayHaveTakenEffect(err, signal)) made.keepDrive = true;
+      // A concurrency refusal (errors.rst: "should be retried") is retried by MCM in 5 s: the drive is kept for it too.
+      if (isNoCapacity(err) || isRetryableRefusal(err) || mayHaveTakenEffect(err, signal)) made.keepDrive = true;
       throw err;
     }
   }
@@ -635,4 +638,9 @@ function trimSlash(url: string): string {
 
 function digest(parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex');
+}
+
+/** The cloud refused the request and said a retry will do (CloudSigma's concurrency error). */
+function isRetryableRefusal(err: unknown): boolean {
+  return isCloudApiError(err) && err.fields.notApplied === true;
 }

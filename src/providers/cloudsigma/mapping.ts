@@ -201,3 +201,15 @@ export function isCapacityProblem(status: number, message: string | undefined): 
   if (status === 503 && !/(^|; )concurrency:/.test(message)) return true;
   return /(^|; )(billing|payment):/.test(message) || /cannot provide enough resources|not enough (resources|capacity|funds)|out of capacity|insufficient|quota|limit exceeded/i.test(message);
 }
+
+/**
+ * CloudSigma's concurrency error (cloudsigma-docs errors.rst: error_type
+ * `concurrency`, answered with 503 per general.rst "concurrent updates"): the
+ * API refused the request because another update of the same object was in
+ * progress, and says it "should be retried". Nothing was carried out, so a
+ * create answered so is refused, not "may have taken effect". Only CloudSigma's
+ * own error list says so: a bare 503 (a proxy) stays unknown.
+ */
+export function isConcurrencyRefusal(status: number, message: string | undefined): boolean {
+  return status === 503 && message !== undefined && /(^|; )concurrency:/.test(message);
+}

@@ -1,0 +1,42 @@
+import { MachineCode } from '../../../src/driver/codes.js';
+import { NoVmRequestedError, mayHaveTakenEffect } from '../../../src/driver/create-outcome.js';
+import { asMachineError } from '../../../src/driver/errors.js';
+import { MachineError } from '../../../src/driver/machine-error.js';
+import { CloudApiError } from '../../../src/http/cloud-api-error.js';
+
+// The one "may this create have taken effect?" classifier: a wrong "no" costs a second VM, a wrong
+// "yes" holds the Machine back for a discovery window.
+describe('mayHaveTakenEffect', () => {
+  const http = (status: number, fields: Partial<CloudApiError['fields']> = {}) => new CloudApiError('cloudsigma', 'create server', 'http', { status, ...fields });
+
+  test('no answer, a 5xx or an unreadable body may have taken effect', () => {
+    expect(mayHaveTakenEffect(new CloudApiError('stackit', 'create server', 'timeout'))).toBe(true);
+    expect(mayHaveTakenEffect(new CloudApiError('stackit', 'create server', 'network'))).toBe(true);
+    expect(mayHaveTakenEffect(new CloudApiError('stackit', 'create server', 'malformed', { status: 200 }))).toBe(true);
+    expect(mayHaveTakenEffect(http(502))).toBe(true);
+    expect(mayHaveTakenEffect(http(503))).toBe(true);
+  });
+
+  test('a 4xx, a 429, a capacity answer and a cloud-stated refusal did not', () => {
+    expect(mayHaveTakenEffect(http(400))).toBe(false);
+    expect(mayHaveTakenEffect(http(429))).toBe(false);
+    expect(mayHaveTakenEffect(http(503, { quota: true }))).toBe(false);
+    // CloudSigma's concurrency error (errors.rst): the API says it did not carry the request out.
+    expect(mayHaveTakenEffect(http(503, { notApplied: true }))).toBe(false);
+  });
+
+  test('a provider wrapping the cloud error in a MachineError does not change the verdict', () => {
+    const wrapped = (e: CloudApiError) => new MachineError(MachineCode.Unavailable, `${e.message}; kept the drive`, {}, { cause: e });
+    expect(mayHaveTakenEffect(wrapped(http(503, { notApplied: true })))).toBe(false);
+    expect(mayHaveTakenEffect(wrapped(http(503)))).toBe(true);
+    expect(mayHaveTakenEffect(asMachineError(http(400)))).toBe(false);
+  });
+
+  test('a step before the VM request refuses; a cancelled call may have sent it', () => {
+    expect(mayHaveTakenEffect(new NoVmRequestedError('clone', new MachineError(MachineCode.Unavailable, 'clone failed')))).toBe(false);
+    const aborted = new AbortController();
+    aborted.abort();
+    expect(mayHaveTakenEffect(new Error('boom'), aborted.signal)).toBe(true);
+    expect(mayHaveTakenEffect(new CloudApiError('vpsie', 'create vm', 'canceled'))).toBe(true);
+  });
+});
