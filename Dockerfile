@@ -64,7 +64,11 @@ COPY --from=sidecar-build /app/node_modules ./node_modules
 COPY --from=sidecar-build /app/dist ./dist
 COPY proto ./proto
 COPY --from=bridge-build /out/machine-controller /machine-controller
-ENV MCM_DRIVER_SIDECAR_COMMAND="/nodejs/bin/node /app/dist/src/cli/main.js serve --http-listen=127.0.0.1:10260"
+# --max-semi-space-size=2: V8's young generation at 2 MiB per semi-space instead of 16 MiB lowers the
+# sidecar's peak RSS under MCM's 50 workers at no CPU cost above the noise of a loaded machine (README "Performance", bench/RESULTS.md).
+# The same flags as the sidecar image's ENTRYPOINT below (test/unit/bench/launch-flags.test.ts); the bench
+# launches its sidecars with them (bench/lib/node-flags.ts).
+ENV MCM_DRIVER_SIDECAR_COMMAND="/nodejs/bin/node --max-semi-space-size=2 /app/dist/src/cli/main.js serve --http-listen=127.0.0.1:10260"
 USER 65532:65532
 # 10259: MCM's provider metrics/healthz port (--port), Gardener's liveness probe
 EXPOSE 10259
@@ -91,6 +95,7 @@ USER 65532:65532
 # gRPC on the socket in /var/run/mcm-driver (an emptyDir shared with the bridge);
 # /healthz, /readyz, /metrics on --http-listen. Node runs as PID 1 without tini on
 # purpose: `serve` installs its own SIGTERM/SIGINT handlers (graceful shutdown) and
-# starts no child processes, so there is nothing to reap.
-ENTRYPOINT ["/nodejs/bin/node", "dist/src/cli/main.js"]
+# starts no child processes, so there is nothing to reap. The node flags are the provider image's
+# (MCM_DRIVER_SIDECAR_COMMAND above); kind/base runs this ENTRYPOINT unchanged.
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "dist/src/cli/main.js"]
 CMD ["serve"]

@@ -8,7 +8,7 @@ import { analysis } from './lib/analysis.js';
 import { startFake } from './lib/fake.js';
 import { machineFacts } from './lib/proc.js';
 import { render, type Results } from './lib/report.js';
-import { BUILD_DIR, buildSidecar, ROOT } from './lib/sidecar.js';
+import { BUILD_DIR, buildSidecar, ROOT, SIDECAR_NODE_FLAGS } from './lib/sidecar.js';
 import { bridgeList, buildBridgeBench, runBridge } from './scenarios/bridge.js';
 import { runColdStart } from './scenarios/cold-start.js';
 import { runBridgeIdle } from './scenarios/bridge-idle.js';
@@ -76,6 +76,7 @@ const log = (m: string) => process.stdout.write(`[${((performance.now() - starte
 const results: Results = {
   facts: machineFacts(),
   source: sourceState(),
+  sidecarNodeFlags: SIDECAR_NODE_FLAGS,
   loadAtEnd: [],
   date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   elapsedS: 0,

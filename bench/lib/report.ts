@@ -15,6 +15,8 @@ export interface Results {
   facts: MachineFacts;
   /** git rev-parse HEAD and the tracked files changed on top of it when the run started. */
   source: { commit: string; dirty: string[] };
+  /** The node flags every sidecar of the run was started with, and where they came from (bench/lib/node-flags.ts). */
+  sidecarNodeFlags?: { flags: string[]; source: string };
   modules?: ModulesResult;
   idle?: BridgeIdleResult;
   loadAtEnd: number[];
@@ -195,6 +197,7 @@ is a median over several runs with its spread (min–max over the runs) in paren
 | kernel | Linux ${f.kernel} |
 | Node | ${f.node} |
 | Go | ${f.go} |
+| sidecar node flags | ${r.sidecarNodeFlags ? `${r.sidecarNodeFlags.flags.length ? r.sidecarNodeFlags.flags.map((x) => `\`${x}\``).join(' ') : 'none'}, from ${r.sidecarNodeFlags.source}` : 'not recorded'} |
 | load average (1/5/15 min) | at start ${f.loadAtStart.map((v) => v.toFixed(2)).join(' / ')}, at end ${r.loadAtEnd.map((v) => v.toFixed(2)).join(' / ')} |
 
 ${f.cores <= 2 ? `**Noise.** ${f.cores} cores are shared by the bench, the sidecar, the fake and whatever else runs (load average at start ${f.loadAtStart[0]!.toFixed(2)} for ${f.cores} cores${f.loadAtStart[0]! > f.cores * 0.5 ? ': other work was running' : ''}). Sidecar and direct calls are therefore interleaved call by call (sections 1, 5) or run by run (2, 3), so noise hits both sides; ratios and differences are steadier than absolute times. Re-run with \`npm run bench\` and compare spreads before reading much into a difference smaller than them.` : ''}

@@ -7,10 +7,13 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { DriverClient, packageDefinition } from '../../src/server/proto.js';
 import type { DriverMethod } from '../../src/server/driver-client.js';
+import { benchNodeFlags } from './node-flags.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
 export const BUILD_DIR = join(ROOT, 'bench', '.build');
 const MAIN_JS = join(BUILD_DIR, 'src', 'cli', 'main.js');
+/** The node flags every sidecar of the bench runs with (production's; see node-flags.ts). */
+export const SIDECAR_NODE_FLAGS = benchNodeFlags(ROOT);
 
 /**
  * Compiles src/ (and test/fakes, per tsconfig.build.json) into bench/.build, so the bench runs
@@ -41,7 +44,7 @@ export interface SidecarOptions {
   env: Record<string, string>;
   /** --poll-interval in ms (the bench uses 1 ms: waits cost the same on both sides, see README). */
   pollIntervalMs?: number;
-  /** Extra node flags, e.g. --cpu-prof. */
+  /** Extra node flags, e.g. --cpu-prof (after the production flags, SIDECAR_NODE_FLAGS). */
   nodeArgs?: string[];
   /** Name of the stderr log file under bench/.build/logs. */
   logName: string;
@@ -65,6 +68,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarProc
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, LOG_LEVEL: 'info' };
   delete env.NODE_OPTIONS;
   const args = [
+    ...SIDECAR_NODE_FLAGS.flags,
     ...(options.nodeArgs ?? []),
     MAIN_JS,
     'serve',

@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import got, { HTTPError, RequestError, type Got, type Method } from 'got';
+import got, { HTTPError, RequestError, type Got, type Method, type OptionsInit } from 'got';
 import { liveSecrets } from '../observability/live-secrets.js';
 import { logger } from '../observability/logger.js';
 import { cloudRequestDuration, cloudRequests, cloudRetries } from '../observability/metrics.js';
@@ -86,6 +86,7 @@ export class CloudHttpClient {
 
   constructor(private readonly options: CloudHttpClientOptions) {
     const policy = { ...defaultRetryPolicy, ...options.retry };
+    const authorize = options.authorize;
     this.http = got.extend({
       prefixUrl: options.baseUrl,
       timeout: { request: options.timeoutMs ?? 30_000 },
@@ -100,17 +101,18 @@ export class CloudHttpClient {
         ...(options.retryMethods ? { methods: options.retryMethods } : {}),
       },
       responseType: 'text',
+      // Hooks only where the client has something for them to do: got runs every listed hook on every request.
       hooks: {
-        beforeRequest: [
-          async (req) => {
-            if (options.authorize) {
-              const headers = await options.authorize(req.signal ?? undefined);
-              for (const [k, v] of Object.entries(headers)) req.headers[k] = v;
-            }
-          },
-        ],
+        beforeRequest: authorize
+          ? [
+              async (req) => {
+                const headers = await authorize(req.signal ?? undefined);
+                for (const [k, v] of Object.entries(headers)) req.headers[k] = v;
+              },
+            ]
+          : [],
         // A revoked cached token heals within the call (got's own re-send with new headers, once: got drops this hook for the re-sent request).
-        afterResponse: [
+        afterResponse: !authorize || !options.unauthorized ? [] : [
           async (response, retryWithMergedOptions) => {
             if (response.statusCode !== 401 || !options.authorize || !options.unauthorized) return response;
             const sent = response.request.options;
@@ -144,14 +146,13 @@ export class CloudHttpClient {
     const limit = this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     let tooLarge = false;
     try {
-      const pending = this.http(req.path.replace(/^\//, ''), {
-        method: req.method,
-        searchParams: req.searchParams,
-        json: req.json,
-        form: req.form,
-        signal: req.signal,
-        context: { operation: req.operation },
-      });
+      // Only the options this request sets: got runs the setter (and its checks) of every key it is given, undefined or not.
+      const perRequest: OptionsInit & { isStream?: false; resolveBodyOnly?: false; responseType: 'text' } = { method: req.method, context: { operation: req.operation }, responseType: 'text' };
+      if (req.searchParams !== undefined) perRequest.searchParams = req.searchParams;
+      if (req.json !== undefined) perRequest.json = req.json;
+      if (req.form !== undefined) perRequest.form = req.form;
+      if (req.signal !== undefined) perRequest.signal = req.signal;
+      const pending = this.http(req.path.startsWith('/') ? req.path.slice(1) : req.path, perRequest);
       // got has no size limit of its own: stop reading once the body passes it.
       pending.on('downloadProgress', (progress) => {
         if (progress.transferred > limit && !tooLarge) {

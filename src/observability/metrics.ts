@@ -2,7 +2,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /** All metrics carry the `mcm_driver_` prefix; labels never hold secrets or machine names. */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'mcm_driver_' });
+// prom-client samples event-loop lag with a timer every eventLoopMonitoringPrecision ms (default 10): 100
+// wake-ups a second in a sidecar that is otherwise idle between MCM's syncs. 100 ms still shows a stalled loop.
+export const EVENT_LOOP_MONITORING_MS = 100;
+collectDefaultMetrics({ register: registry, prefix: 'mcm_driver_', eventLoopMonitoringPrecision: EVENT_LOOP_MONITORING_MS });
 
 const rpcBuckets = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 

@@ -2,13 +2,12 @@ import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { MachineDriver } from '../driver/machine-driver.js';
 import { logger } from '../observability/logger.js';
 import { DriverService } from './driver-service.js';
 import { startHttpEndpoints } from './http-endpoints.js';
-import { DRIVER_SERVICE, reflectionPackageDefinition } from './proto.js';
+import { DRIVER_SERVICE } from './proto.js';
 
 export interface SidecarOptions {
   /** `127.0.0.1:PORT` (0 = any free port) or `unix:///path/driver.sock`. */
@@ -35,7 +34,6 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   service.addTo(server);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [DRIVER_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
-  new ReflectionService(reflectionPackageDefinition).addToServer(server);
 
   prepareUnixSocket(options.listen);
   const port = await new Promise<number>((resolve, reject) =>
@@ -45,6 +43,9 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   let serving = true;
   health.setStatus('', 'SERVING');
   health.setStatus(DRIVER_SERVICE, 'SERVING');
+  // Reflection only once the driver is SERVING: its import is the costliest of the sidecar (reflection.ts).
+  // grpc-js takes a service added after bindAsync; grpcurl finds it before startSidecar resolves.
+  (await import('./reflection.js')).addReflection(server);
 
   let http: { server: HttpServer; url: string } | undefined;
   if (options.httpListen) {
