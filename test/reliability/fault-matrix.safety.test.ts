@@ -6,8 +6,14 @@
 // Times are scaled by 1/4 (lag 2 s, retry 1.25 s, the driver's discovery window 5 s) so the
 // ratios stay those of a cluster. Each cell also seeds look-alike VMs (other cluster, other class,
 // hand-made, partial markers, another user) that must never be touched.
-// Done when, per cloud: 0 duplicate VMs, 0 leaked drives/volumes, 0 foreign VMs touched (the
-// summary line counts them). VPSie joins once its adapter rewrite is merged (issue 12 part 1).
+// VPSie answers its VM create without an id [sdk: vpsieinc/govpsie server.go CreateServer returns
+// only an error]: the driver finds the VM by its markers, first in the pending view, then in the
+// list; with a lag the VM stays in the pending view for the lag (test/fakes/vpsie/listing.ts). Its
+// create is two requests (the script POST, then the VM POST): the kill and the lost answer hit the
+// VM POST, the one that makes a VM. Its sidecar runs with a high VPSIE_REQUESTS_PER_MINUTE, as the
+// adapter's default throttle (VPSie's autoscaler stays at 100 a minute) would only slow the matrix.
+// Done when, per cloud: 0 duplicate VMs, exactly 1 VM create request per cell, 0 leaked
+// drives/volumes/scripts, 0 foreign VMs touched (the summary line counts them).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +23,7 @@ import { ALICE, BOB } from '../support/cloudsigma-harness.js';
 import { McmFlow, type CloudName } from '../support/cloud-kits.js';
 import { CLASS_NAME, NAMESPACE, classOf, closeFakes, leaksOf, machineOf, secretOf, startFakes, startSidecarProcess, vmsOf, waitUntil, type Fakes, type SidecarProcess } from '../support/sidecar-process.js';
 import { PROJECT_ID as ST_PROJECT, REGION as ST_REGION } from '../support/stackit-harness.js';
+import { PROJECT_ID as VP_PROJECT } from '../support/vpsie-harness.js';
 
 const SCALE = 1 / 4;
 const LAG_MS = 8_000 * SCALE;
@@ -40,17 +47,26 @@ interface Figures {
   restarts: number;
 }
 
-const CREATE: Record<'stackit' | 'cloudsigma', { method: string; path: RegExp }> = {
+/** The request that makes a VM (VPSie: the VM POST under VPSIE_API_ENDPOINT, never POST /apps/v2/script/add). */
+const CREATE: Record<CloudName, { method: string; path: RegExp }> = {
   stackit: { method: 'POST', path: /\/servers$/ },
   cloudsigma: { method: 'POST', path: /^\/api\/2\.0\/servers\/$/ },
+  vpsie: { method: 'POST', path: /^\/(apps|api)\/v2\/vm$/ },
 };
 
-function requestsOf(f: Fakes, cloud: 'stackit' | 'cloudsigma') {
-  return cloud === 'stackit' ? f.stackit.requests : f.cloudsigma.requests;
+function requestsOf(f: Fakes, cloud: CloudName): Array<{ method: string; path: string; body?: unknown }> {
+  return cloud === 'stackit' ? f.stackit.requests : cloud === 'cloudsigma' ? f.cloudsigma.requests : f.vpsie.requests;
 }
 
+function fakeOf(f: Fakes, cloud: CloudName) {
+  return cloud === 'stackit' ? f.stackit : cloud === 'cloudsigma' ? f.cloudsigma : f.vpsie;
+}
+
+/** The sidecar's environment: VPSie's default throttle would make the matrix wait, not test it. */
+const ENV: Record<CloudName, Record<string, string>> = { stackit: {}, cloudsigma: {}, vpsie: { VPSIE_REQUESTS_PER_MINUTE: '100000' } };
+
 /** VMs that look like the Machine's but are not ours to adopt, list or delete. */
-function seedForeign(f: Fakes, cloud: 'stackit' | 'cloudsigma', m: string): string[] {
+function seedForeign(f: Fakes, cloud: CloudName, m: string): string[] {
   if (cloud === 'stackit') {
     const L = { machine: 'kubernetes.io/machine', cls: 'kubernetes.io/machineclass', cluster: 'mcm-grpc-driver.io/cluster' };
     const seed = (labels: Record<string, string>) => f.stackit.seedServer({ projectId: ST_PROJECT, region: ST_REGION, name: m, status: 'ACTIVE', labels }).id;
@@ -61,19 +77,40 @@ function seedForeign(f: Fakes, cloud: 'stackit' | 'cloudsigma', m: string): stri
       seed({ [L.machine]: m, [L.cls]: CLASS_NAME }),
     ];
   }
+  if (cloud === 'vpsie') {
+    // As cloud-kits' VPSie look-alikes: a VM whose notes marker or all three marker tags name this
+    // cluster, class and hostname is ours by definition, so each of these lacks some part of it.
+    const seed = (hostname: string, notes?: string, tags: string[] = []) => f.vpsie.seedVm({ hostname, projectId: VP_PROJECT, notes, tags }).identifier;
+    const line = (cluster: string, cls: string, machine: string) => `mcm-grpc-driver: cluster=${cluster} class=${cls} machine=${machine}`;
+    return [
+      seed(`${m}-a`, line('shoot--garden--beta', CLASS_NAME, `${m}-a`)),
+      seed(`${m}-b`, line(NAMESPACE, 'beta-worker', `${m}-b`)),
+      seed(`${m}-c`, undefined, [`mcm-cluster:${NAMESPACE}`, `mcm-machine:${m}-c`]),
+      seed(`${m}-d`, line(NAMESPACE, CLASS_NAME, `${m}-e`)),
+      seed(`${m}-f`, `mcm-grpc-driver: cluster=${NAMESPACE} class=${CLASS_NAME};`, ['mcm-cluster:shoot--garden--beta', `mcm-class:${CLASS_NAME}`, `mcm-machine:${m}-f`]),
+      // Hand-made with the Machine's own hostname, no markers: never adopted, never deleted.
+      seed(m),
+    ];
+  }
   const all = (cluster: string) => ({ 'kubernetes.io/machine': m, 'kubernetes.io/machineclass': CLASS_NAME, 'mcm-grpc-driver.io/cluster': cluster });
   const seed = (meta: Record<string, string>, owner = ALICE) => f.cloudsigma.seedServer({ owner, name: m, meta, status: 'running' }).uuid;
   return [seed(all('shoot--garden--beta')), seed({}), seed({ 'kubernetes.io/machine': m, 'kubernetes.io/machineclass': CLASS_NAME }), seed(all(NAMESPACE), BOB)];
 }
 
-/** Foreign VMs gone, or sent a delete, stop or any write. */
-function touched(f: Fakes, cloud: 'stackit' | 'cloudsigma', ids: string[]): string[] {
-  const live = new Set(cloud === 'stackit' ? f.stackit.servers().map((s) => s.id) : f.cloudsigma.servers().map((s) => s.uuid));
+/** Foreign VMs gone or deleting, or sent a delete, stop or any write (VPSie names the VM in DELETE /vm's body). */
+function touched(f: Fakes, cloud: CloudName, ids: string[]): string[] {
+  const live = new Set(
+    cloud === 'stackit'
+      ? f.stackit.servers().map((s) => s.id)
+      : cloud === 'cloudsigma'
+        ? f.cloudsigma.servers().map((s) => s.uuid)
+        : f.vpsie.vms().filter((v) => v.phase !== 'deleting').map((v) => v.identifier),
+  );
   const written = requestsOf(f, cloud).filter((r) => r.method !== 'GET');
-  return ids.filter((id) => !live.has(id) || written.some((r) => r.path.includes(id)));
+  return ids.filter((id) => !live.has(id) || written.some((r) => r.path.includes(id) || JSON.stringify(r.body ?? null).includes(id)));
 }
 
-function describeSafetyMatrix(cloud: 'stackit' | 'cloudsigma'): void {
+function describeSafetyMatrix(cloud: CloudName): void {
   describe(`create safety matrix: ${cloud}`, () => {
     let fakes: Fakes;
     let sidecar: SidecarProcess | undefined;
@@ -83,8 +120,8 @@ function describeSafetyMatrix(cloud: 'stackit' | 'cloudsigma'): void {
 
     beforeAll(async () => {
       stateDir = mkdtempSync(join(tmpdir(), `mcm-driver-safety-${cloud}-`));
-      fakes = await startFakes({ stackit: { activeAfterMs: 300, deleteAfterMs: 300 }, cloudsigma: { cloneAfterMs: 200, runningAfterMs: 300, stoppedAfterMs: 200 } });
-      sidecar = await startSidecarProcess(fakes, args());
+      fakes = await startFakes({ stackit: { activeAfterMs: 300, deleteAfterMs: 300 }, cloudsigma: { cloneAfterMs: 200, runningAfterMs: 300, stoppedAfterMs: 200 }, vpsie: { visibleAfterMs: 300, runningAfterMs: 300, deleteAfterMs: 300 } });
+      sidecar = await startSidecarProcess(fakes, args(), ENV[cloud]);
     }, 90_000);
     afterAll(async () => {
       await sidecar?.close();
@@ -100,7 +137,8 @@ function describeSafetyMatrix(cloud: 'stackit' | 'cloudsigma'): void {
     test.each(cells)('listing lag %i ms, answer %s, SIGKILL after the request left: %s', async (lag, answer, kill) => {
       fakes.stackit.reset();
       fakes.cloudsigma.reset();
-      const fake = cloud === 'stackit' ? fakes.stackit : fakes.cloudsigma;
+      fakes.vpsie.reset();
+      const fake = fakeOf(fakes, cloud);
       fake.setListingLag({ createMs: lag, deleteMs: lag });
       const machine = `alpha-worker-z1-sm${(n++).toString(36)}`;
       const foreign = seedForeign(fakes, cloud, machine);
@@ -122,7 +160,7 @@ function describeSafetyMatrix(cloud: 'stackit' | 'cloudsigma'): void {
         dying.proc.kill('SIGKILL');
         await dying.exited;
         await first;
-        sidecar = await startSidecarProcess(fakes, args());
+        sidecar = await startSidecarProcess(fakes, args(), ENV[cloud]);
         figures.restarts += 1;
       }
       const status = await flow.untilRunning(40, MCM_RETRY_MS);
@@ -166,3 +204,4 @@ function describeSafetyMatrix(cloud: 'stackit' | 'cloudsigma'): void {
 
 describeSafetyMatrix('stackit');
 describeSafetyMatrix('cloudsigma');
+describeSafetyMatrix('vpsie');
