@@ -30,14 +30,11 @@ export type CreateOutcome =
  */
 export function mayHaveTakenEffect(err: unknown, signal?: AbortSignal): boolean {
   if (isNoVmRequested(err)) return false;
-  // The cloud's own answer decides, also when a provider wrapped it (CloudSigma's clean-up of a failed step
-  // rethrows it as a MachineError naming what was kept, with the cloud error as its cause).
-  const cloud = isCloudApiError(err) ? err : isMachineError(err) && isCloudApiError(err.cause) ? err.cause : undefined;
-  if (cloud) {
-    if (cloud.kind === 'canceled') return true;
-    if (cloud.fields.quota || cloud.fields.notApplied) return false;
-    if (cloud.kind === 'http') return (cloud.status ?? 0) >= 500;
-    return cloud.kind === 'timeout' || cloud.kind === 'network' || cloud.kind === 'malformed' || cloud.kind === 'too-large';
+  if (isCloudApiError(err)) {
+    if (err.kind === 'canceled') return true;
+    if (err.fields.quota || err.fields.notApplied) return false;
+    if (err.kind === 'http') return (err.status ?? 0) >= 500;
+    return err.kind === 'timeout' || err.kind === 'network' || err.kind === 'malformed' || err.kind === 'too-large';
   }
   if (signal?.aborted) return true;
   if (isMachineError(err)) return !REFUSED.has(err.code);
@@ -69,8 +66,12 @@ export async function runCreate(request: () => Promise<VmRecord | undefined>, si
 }
 
 /**
- * A multi-step create failed in a step before the VM's own create request was
- * sent (CloudSigma: cloning the boot drive). No VM can exist from it, so the
+ * A multi-step create failed without making a VM: in a step before the VM's
+ * own create request was sent (CloudSigma: cloning the boot drive), or at that
+ * request, which the cloud refused (the provider wraps the refusal to name
+ * what it kept; mayHaveTakenEffect said no to the cloud's answer itself).
+ * A failure in a step after the VM was made (starting it) is never this: the
+ * VM exists. No VM can exist from it, so the
  * driver holds nothing back; what the step may have made carries the
  * Machine's name and the next create reuses or removes it.
  */

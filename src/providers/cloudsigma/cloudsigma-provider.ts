@@ -323,8 +323,10 @@ class CloudSigmaSession implements CloudSession {
       return { ...toVmRecord(server), state: 'creating' };
     } catch (err) {
       const failure = await this.cleanUp(err, made, step, signal);
-      // Before the server's create request left, no server can exist: the driver holds nothing back (the drive is reused by its name).
-      throw step === 'prepare boot drive' ? new NoVmRequestedError(step, failure) : failure;
+      // Before the server's create request left, or when CloudSigma refused it (MachineDriver's own classifier, on the
+      // cloud's answer), no server can exist: the driver holds nothing back (the drive is reused by its name).
+      const noServer = step === 'prepare boot drive' || (step === 'create server' && !made.server && !mayHaveTakenEffect(err, signal));
+      throw noServer ? new NoVmRequestedError(step, failure) : failure;
     }
   }
 
