@@ -1,5 +1,5 @@
 // Public types of the CloudSigma API 2.0 fake. Field names follow specs/cloudsigma.yaml.
-import type { FaultSpec, ListingLagOptions } from '../core/index.js';
+import type { CoreRecordedRequest, FaultSpec, ListingLagOptions } from '../core/index.js';
 
 export type { FaultSpec, ListingLagOptions } from '../core/index.js';
 
@@ -99,15 +99,8 @@ export interface FakeDrive {
   clonedFrom?: string;
 }
 
-export interface RecordedRequest {
-  method: string;
-  /** Path without the query string. */
-  path: string;
-  query: Record<string, string>;
-  /** Parsed JSON or form, the raw text if it did not parse, or undefined if empty. */
-  body: unknown;
-  /** Lower-case names; `authorization` keeps only its scheme ("Basic <redacted>"). */
-  headers: Record<string, string>;
+/** The core's request record (`authorization` keeps only its scheme, "Basic <redacted>"), plus the user it authenticated as. */
+export interface RecordedRequest extends CoreRecordedRequest {
   /** E-mail of the user the request authenticated as, if any. */
   user?: string;
 }

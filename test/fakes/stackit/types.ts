@@ -1,5 +1,5 @@
 // Public types of the STACKIT IaaS v2 fake. Field names follow specs/stackit-iaas.yaml.
-import type { FaultSpec, ListingLagOptions } from '../core/index.js';
+import type { CoreRecordedRequest, FaultSpec, ListingLagOptions } from '../core/index.js';
 
 export type { FaultSpec, ListingLagOptions } from '../core/index.js';
 
@@ -108,16 +108,8 @@ export interface FakeVolume {
   createdAt: string;
 }
 
-export interface RecordedRequest {
-  method: string;
-  /** Path without the query string. */
-  path: string;
-  query: Record<string, string>;
-  /** Parsed JSON, parsed form (for /token), the raw text if it did not parse, or undefined if empty. */
-  body: unknown;
-  /** Lower-case names; `authorization` is replaced by '<redacted>'. */
-  headers: Record<string, string>;
-}
+/** The core's request record (`authorization` is replaced by '<redacted>'; bodies of /token are parsed forms). */
+export type RecordedRequest = CoreRecordedRequest;
 
 export interface StackitFake {
   /** http://127.0.0.1:PORT, the IaaS base URL (paths start with /v2/...). */

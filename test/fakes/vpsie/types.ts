@@ -1,5 +1,5 @@
 // Public types of the VPSie fake. Field names follow specs/vpsie.yaml (VPSie's own Go clients).
-import type { FaultSpec, ListingLagOptions } from '../core/index.js';
+import type { CoreRecordedRequest, FaultSpec, ListingLagOptions } from '../core/index.js';
 
 export type { FaultSpec, ListingLagOptions } from '../core/index.js';
 
@@ -94,16 +94,8 @@ export interface FakeScript {
   visibleAtMs: number;
 }
 
-export interface RecordedRequest {
-  method: string;
-  /** Path without the query string, e.g. /apps/v2/vm. */
-  path: string;
-  query: Record<string, string>;
-  /** Parsed JSON, the raw text if it did not parse, or undefined if empty. */
-  body: unknown;
-  /** Lower-case names; `vpsie-auth` is replaced by '<redacted>'. */
-  headers: Record<string, string>;
-}
+/** The core's request record (`vpsie-auth` is replaced by '<redacted>'). */
+export type RecordedRequest = CoreRecordedRequest;
 
 export interface VpsieFake {
   /** http://127.0.0.1:PORT */
