@@ -142,7 +142,8 @@ export function summariseProfile(path: string, root: string, window?: { fromUs: 
 function shortUrl(url: string, root: string): string {
   return url
     .replace(/^file:\/\//, '')
-    .replace(`${root}/node_modules/`, '')
+    // Any node_modules, not only the root's: a worktree may link to another checkout's (its absolute path must not reach the report).
+    .replace(/^.*\/node_modules\//, '')
     .replace(`${root}/bench/.build/`, '')
     .replace(`${root}/`, '');
 }
