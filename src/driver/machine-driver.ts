@@ -1,14 +1,27 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isNotFound } from '../http/cloud-api-error.js';
 import { logger } from '../observability/logger.js';
 import { vmCreateDuration } from '../observability/metrics.js';
 import { MachineCode } from './codes.js';
 import { CreateIntents, INTENT_KEY, type CreateIntent, withIntent } from './create-intents.js';
-import { runCreate } from './create-outcome.js';
+import { NoVmRequestedError, runCreate } from './create-outcome.js';
 import { asMachineError } from './errors.js';
 import { MachineError } from './machine-error.js';
 import { readMachine, readMachineClass, throwIfProblems } from './machine-request.js';
-import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, NodeAddress, SecretData, SessionPurpose, VmRecord } from './provider.js';
+import { pollUntil } from './poll.js';
+import {
+  isStepInProgress,
+  type CloudProvider,
+  type CloudSession,
+  type CreateHooks,
+  type DeleteProgress,
+  type MachineClassRef,
+  type MachineRef,
+  type NodeAddress,
+  type SecretData,
+  type SessionPurpose,
+  type StepInProgress,
+  type VmRecord,
+} from './provider.js';
 import type { ProviderRegistry } from './provider-registry.js';
 import { SingleFlight } from './single-flight.js';
 
@@ -25,10 +38,14 @@ export interface MachineStatus {
 }
 
 export interface DriverTimings {
-  /** How long CreateMachine waits for the VM to run before DeadlineExceeded (MCM retries in 5 s). */
+  /**
+   * How long one CreateMachine waits, for the steps before the VM (a boot
+   * drive clone) and for the VM to run, before DeadlineExceeded (MCM retries in 5 s).
+   */
   createTimeoutMs: number;
-  /** How long DeleteMachine waits for the VM to be gone. */
+  /** How long one DeleteMachine waits: for a step before the deletion (a stop), the VM to be gone, and what it owned to go. */
   deleteTimeoutMs: number;
+  /** How often every wait above reads the cloud (pollUntil, poll.ts); providers never wait themselves. */
   pollIntervalMs: number;
   /**
    * Overrides every provider's discoveryWindowMs (tests; an operator who knows
@@ -127,7 +144,10 @@ export class MachineDriver {
    * lastKnownState, journal) before it is sent; until its VM is found or the
    * provider's discovery window has passed, no second create is sent.
    * - OK: providerID, nodeName (= Machine name), addresses.
-   * - DeadlineExceeded: the VM exists but did not run in time, or the create request timed out; MCM retries in 5 s.
+   * - DeadlineExceeded: the VM exists but did not run in time, or the create request timed out, or a step
+   *   before the VM (CloudSigma's boot drive clone) did not finish in time: then no VM request was sent,
+   *   no create intent is held, and lastKnownState names the step's resource, which the next call
+   *   (MCM retries in 5 s) continues with instead of repeating the step's request.
    * - Unavailable: the cloud failed transiently, or a create is outstanding and its VM not visible yet; retry in 5 s.
    * - Internal / ResourceExhausted: the VM failed and was removed; retry in 3 / 10 min.
    * - InvalidArgument: bad class, Secret or Machine; nothing is created.
@@ -167,7 +187,11 @@ export class MachineDriver {
    * is removed, and a failed removal fails the call, so MCM's next call retries it.
    * Works with the orphan stub (name, namespace, providerID only).
    * - OK: the VM is gone (already gone counts) and what it owned too.
-   * - DeadlineExceeded: deletion was requested but the VM still exists; MCM retries in 5 s.
+   * - DeadlineExceeded: deletion was requested but the VM still exists, or a step it needs first (CloudSigma:
+   *   the server stopping) did not finish, or what the VM owned (a boot drive) is still being removed;
+   *   MCM retries in 5 s and the next call continues where this one stopped.
+   * - Unavailable: removing what the VM owned failed; the next call retries it (it is found by its name or marker).
+   * - PermissionDenied: the VM exists but these credentials may not touch it; it is never treated as gone.
    * - Unavailable: with an empty providerID, a create whose outcome is unknown is inside its
    *   discovery window: deleting now would leave its VM behind when it shows up.
    * - InvalidArgument: the providerID is not this cloud's; MCM retries in 10 min.
@@ -193,10 +217,11 @@ export class MachineDriver {
         }
         targets = vms.map((vm) => vm.providerId);
       }
+      const deadline = Date.now() + this.timings.deleteTimeoutMs;
       for (const providerId of targets) {
-        await this.deleteAndWait(session, providerId, signal);
+        await this.deleteAndWait(session, providerId, deadline, signal);
       }
-      await session.releaseMachine?.(machine.name, signal);
+      await this.release(session, machine, deadline, signal);
       if (!machine.providerId) this.intents.clear(key);
       return { lastKnownState: '' };
     } catch (err) {
@@ -373,7 +398,7 @@ export class MachineDriver {
     for (const twin of vms) {
       if (twin === keep) continue;
       try {
-        await session.delete(twin.providerId, signal);
+        await this.requestDeletion(session, twin.providerId, signal);
         logger.warn('two VMs carry the markers of one Machine: removing the younger one', { machine: machine.name, kept: keep.providerId, removed: twin.providerId });
       } catch (err) {
         if (signal.aborted) throw err;
@@ -408,6 +433,8 @@ export class MachineDriver {
   private async ensureRunningVm(bound: Bound, machine: MachineRef, signal: AbortSignal): Promise<MachineStatus> {
     const { session, provider } = bound;
     const started = performance.now();
+    // One deadline for the whole call: the steps before the VM and the wait for it to run share it.
+    const deadline = Date.now() + this.timings.createTimeoutMs;
     // The VM as last seen, so a failure can tell MCM (lastKnownState) which VM it was about.
     const seen: { vm?: VmRecord; intent?: CreateIntent } = {};
     try {
@@ -428,10 +455,10 @@ export class MachineDriver {
       } else if (found.deleting) {
         throw new MachineError(MachineCode.Unavailable, `an earlier VM of machine ${machine.name} is still being deleted`);
       } else {
-        seen.vm = await this.createOnce(bound, machine, seen, signal);
+        seen.vm = await this.createOnce(bound, machine, seen, deadline, signal);
         logger.info('VM created', { providerId: seen.vm.providerId });
       }
-      const running = await this.waitUntilRunning(session, seen, signal);
+      const running = await this.waitUntilRunning(session, seen, deadline, signal);
       const vm = session.completeRunning ? await session.completeRunning(running, signal) : running;
       vmCreateDuration.observe({ provider: provider.name }, (performance.now() - started) / 1000);
       return this.statusOf(machine, vm);
@@ -455,24 +482,30 @@ export class MachineDriver {
    * (Unavailable, or DeadlineExceeded for a timed-out request) and every call
    * until the discovery window ends waits for the VM instead of creating again.
    */
-  private async createOnce(bound: Bound, machine: MachineRef, seen: { intent?: CreateIntent }, signal: AbortSignal): Promise<VmRecord> {
+  private async createOnce(bound: Bound, machine: MachineRef, seen: { intent?: CreateIntent }, deadline: number, signal: AbortSignal): Promise<VmRecord> {
     const { session } = bound;
     const key = this.keyOf(bound, machine);
-    const at = Date.now();
     const windowMs = this.discoveryWindowMs(bound);
     // No window (a provider that still discovers its own VMs): nothing is recorded and its own answer stands.
-    const intent: CreateIntent | undefined = windowMs > 0 ? { at, until: at + windowMs } : undefined;
+    const arm = (): CreateIntent | undefined => {
+      const at = Date.now();
+      return windowMs > 0 ? { at, until: at + windowMs } : undefined;
+    };
+    let intent = arm();
     const remember = (next: CreateIntent | undefined) => {
       seen.intent = next;
       if (next) this.intents.set(key, next);
       else this.intents.clear(key);
     };
-    remember(intent);
     // The window counts from the VM's own request (a multi-step create says when it goes) and, for an unknown
     // outcome, from the moment the outcome is known: a listing lags the VM's creation, which is no later than that.
     const restart = () => (intent ? { ...intent, until: Date.now() + windowMs } : undefined);
     const hooks = { beforeVmRequest: () => remember(restart()) };
-    const outcome = await runCreate(() => session.create(machine, signal, hooks), signal);
+    const attempt = () => {
+      intent = arm();
+      remember(intent);
+    };
+    const outcome = await runCreate(() => this.createThroughSteps(session, machine, hooks, attempt, () => remember(undefined), deadline, signal), signal);
     switch (outcome.kind) {
       case 'created':
         if (intent) remember({ ...intent, providerId: outcome.vm.providerId });
@@ -505,43 +538,133 @@ export class MachineDriver {
     }
   }
 
-  private async waitUntilRunning(session: CloudSession, seen: { vm?: VmRecord }, signal: AbortSignal): Promise<VmRecord> {
-    const deadline = Date.now() + this.timings.createTimeoutMs;
-    let current = seen.vm!;
-    let startRequested = false;
-    for (;;) {
-      seen.vm = current;
-      if (current.state === 'running') return current;
-      if (current.state === 'stopped' && session.start && !startRequested) {
-        // An adopted VM on a cloud whose VMs do not boot by themselves (e.g. left stopped by a failed create).
-        await session.start(current.providerId, signal);
-        startRequested = true;
-        logger.info('started a stopped VM', { providerId: current.providerId });
-      }
-      if (current.state === 'failed') {
-        await this.removeFailedVm(session, current, signal);
-        failIfFailed(current);
-      }
-      if (current.state === 'deleting') {
-        throw new MachineError(MachineCode.Unavailable, `VM ${current.providerId} is being deleted`);
-      }
-      if (Date.now() >= deadline) {
-        throw new MachineError(
+  /**
+   * create(), and again while it answers that a step before the VM's own
+   * request is still running (StepInProgress): the wait is the driver's (its
+   * poll interval, the call's deadline), never the provider's. Each re-call
+   * carries the step's lastKnownState, so the adapter continues with what the
+   * step made and sends none of its requests twice. No VM request was sent
+   * while a step runs, so no create intent is held then (`drop`; `attempt`
+   * records it again before each call). At the deadline, or when the call is
+   * cut during the wait: NoVmRequestedError (nothing can exist, nothing is
+   * held back) with DeadlineExceeded and the step's lastKnownState, which
+   * MCM's next CreateMachine continues with.
+   */
+  private async createThroughSteps(
+    session: CloudSession,
+    machine: MachineRef,
+    hooks: CreateHooks,
+    attempt: () => void,
+    drop: () => void,
+    deadline: number,
+    signal: AbortSignal,
+  ): Promise<VmRecord | undefined> {
+    let current = machine;
+    let waiting: StepInProgress['stepInProgress'] | undefined;
+    try {
+      const { value, done } = await pollUntil(
+        async () => {
+          waiting = undefined;
+          attempt();
+          const answer = await session.create(current, signal, hooks);
+          if (isStepInProgress(answer)) {
+            drop();
+            waiting = answer.stepInProgress;
+            current = { ...machine, lastKnownState: waiting.lastKnownState };
+            logger.info('create: a step before the VM is in progress, waiting', { machine: machine.name, step: waiting.step, waitingFor: waiting.waitingFor });
+          }
+          return answer;
+        },
+        (answer) => !isStepInProgress(answer),
+        { intervalMs: this.timings.pollIntervalMs, deadline, signal },
+      );
+      if (done) return value as VmRecord | undefined;
+      const { step, waitingFor, lastKnownState } = (value as StepInProgress).stepInProgress;
+      throw new NoVmRequestedError(
+        step,
+        new MachineError(
           MachineCode.DeadlineExceeded,
-          `VM ${current.providerId} is still ${current.state} after ${Math.round(this.timings.createTimeoutMs / 1000)} s`,
-        );
+          `${step} of machine ${machine.name} did not finish in ${Math.round(this.timings.createTimeoutMs / 1000)} s (${waitingFor}); no VM was requested yet, the next CreateMachine continues with it`,
+          { lastKnownState },
+        ),
+      );
+    } catch (err) {
+      // Cut while the driver waited for a step: no VM request went out in this call, and what the step made is named.
+      if (waiting && !(err instanceof NoVmRequestedError)) {
+        const cut = asMachineError(err, signal, 'create machine');
+        throw new NoVmRequestedError(waiting.step, new MachineError(cut.code, cut.message, { ...cut.details, lastKnownState: waiting.lastKnownState }, { cause: cut.cause }));
       }
-      await sleep(this.timings.pollIntervalMs, undefined, { signal });
-      const next = await session.get(current.providerId, signal);
-      if (!next) throw new MachineError(MachineCode.Unavailable, `VM ${current.providerId} disappeared while starting`);
-      current = next;
+      throw err;
+    }
+  }
+
+  private async waitUntilRunning(session: CloudSession, seen: { vm?: VmRecord }, deadline: number, signal: AbortSignal): Promise<VmRecord> {
+    let startRequested = false;
+    let first = true;
+    const { value, done } = await pollUntil(
+      async () => {
+        if (!first) {
+          const next = await session.get(seen.vm!.providerId, signal);
+          if (!next) throw new MachineError(MachineCode.Unavailable, `VM ${seen.vm!.providerId} disappeared while starting`);
+          seen.vm = next;
+        }
+        first = false;
+        const current = seen.vm!;
+        if (current.state === 'stopped' && session.start && !startRequested) {
+          // An adopted VM on a cloud whose VMs do not boot by themselves (e.g. left stopped by a failed create).
+          await session.start(current.providerId, signal);
+          startRequested = true;
+          logger.info('started a stopped VM', { providerId: current.providerId });
+        }
+        if (current.state === 'failed') {
+          await this.removeFailedVm(session, current, signal);
+          failIfFailed(current);
+        }
+        if (current.state === 'deleting') {
+          throw new MachineError(MachineCode.Unavailable, `VM ${current.providerId} is being deleted`);
+        }
+        return current;
+      },
+      (vm) => vm.state === 'running',
+      { intervalMs: this.timings.pollIntervalMs, deadline, signal },
+    );
+    if (done) return value;
+    throw new MachineError(MachineCode.DeadlineExceeded, `VM ${value.providerId} is still ${value.state} after ${Math.round(this.timings.createTimeoutMs / 1000)} s`);
+  }
+
+  /** One delete() step; a VM already gone (404) counts as requested. */
+  private async deleteStep(session: CloudSession, providerId: string, signal: AbortSignal): Promise<DeleteProgress> {
+    try {
+      return await session.delete(providerId, signal);
+    } catch (err) {
+      if (isNotFound(err)) return 'requested';
+      throw err;
+    }
+  }
+
+  /**
+   * delete() until the cloud accepted the deletion (a stop before it is the
+   * driver's wait), without waiting for the VM to be gone: for twins and
+   * failed VMs, which the next call finds again if they stay.
+   */
+  private async requestDeletion(session: CloudSession, providerId: string, signal: AbortSignal): Promise<void> {
+    const { done } = await pollUntil(() => this.deleteStep(session, providerId, signal), (p) => p === 'requested', {
+      intervalMs: this.timings.pollIntervalMs,
+      deadline: Date.now() + this.timings.deleteTimeoutMs,
+      signal,
+    });
+    if (!done) {
+      throw new MachineError(
+        MachineCode.DeadlineExceeded,
+        `the deletion of VM ${providerId} could not be requested in ${Math.round(this.timings.deleteTimeoutMs / 1000)} s: a step it needs first (a stop) did not finish`,
+      );
     }
   }
 
   /** Asks the cloud to delete a failed VM; a failure is logged and the next call (which finds the VM again) retries. */
   private async removeFailedVm(session: CloudSession, vm: VmRecord, signal: AbortSignal): Promise<void> {
     try {
-      await session.delete(vm.providerId, signal);
+      await this.requestDeletion(session, vm.providerId, signal);
       logger.info('removed failed VM', { providerId: vm.providerId });
     } catch (err) {
       if (signal.aborted) throw err;
@@ -549,26 +672,51 @@ export class MachineDriver {
     }
   }
 
-  private async deleteAndWait(session: CloudSession, providerId: string, signal: AbortSignal): Promise<void> {
-    const deadline = Date.now() + this.timings.deleteTimeoutMs;
-    let vm = await session.get(providerId, signal);
-    if (vm && vm.state !== 'deleting') {
-      try {
-        await session.delete(providerId, signal);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
-    while (vm) {
-      if (Date.now() >= deadline) {
-        throw new MachineError(MachineCode.DeadlineExceeded, `VM ${providerId} is still being deleted`, {
-          lastKnownState: JSON.stringify({ providerId, state: 'deleting' }),
-        });
-      }
-      await sleep(this.timings.pollIntervalMs, undefined, { signal });
-      vm = await session.get(providerId, signal);
+  /**
+   * Reads the VM and, while it exists, is not deleting yet and its deletion is
+   * not requested, takes the next delete() step (CloudSigma: stop, then the
+   * DELETE once stopped); then polls until get() reads it gone. The waits are
+   * the driver's: at the call's deadline it answers DeadlineExceeded, and MCM's
+   * next DeleteMachine continues (a repeated step is harmless).
+   */
+  private async deleteAndWait(session: CloudSession, providerId: string, deadline: number, signal: AbortSignal): Promise<void> {
+    let progress: DeleteProgress | undefined;
+    const { done } = await pollUntil(
+      async () => {
+        const vm = await session.get(providerId, signal);
+        if (vm && vm.state !== 'deleting' && progress !== 'requested') progress = await this.deleteStep(session, providerId, signal);
+        return vm;
+      },
+      (vm) => vm === undefined,
+      { intervalMs: this.timings.pollIntervalMs, deadline, signal },
+    );
+    if (!done) {
+      const why = progress === 'call again' ? 'is not deleted yet: a step its deletion needs first (a stop) has not finished' : 'is still being deleted';
+      throw new MachineError(MachineCode.DeadlineExceeded, `VM ${providerId} ${why} after ${Math.round(this.timings.deleteTimeoutMs / 1000)} s; the next DeleteMachine continues`, {
+        lastKnownState: JSON.stringify({ providerId, state: 'deleting' }),
+      });
     }
     logger.info('VM deleted', { providerId });
+  }
+
+  /**
+   * What the Machine's VMs owned (session.releaseMachine), once they are gone:
+   * one pass per poll until nothing is left, under the call's deadline. A
+   * failed removal throws (the call fails, MCM's next call retries it).
+   */
+  private async release(session: CloudSession, machine: MachineRef, deadline: number, signal: AbortSignal): Promise<void> {
+    if (!session.releaseMachine) return;
+    const { value, done } = await pollUntil(() => session.releaseMachine!(machine.name, signal), (left) => left === undefined, {
+      intervalMs: this.timings.pollIntervalMs,
+      deadline,
+      signal,
+    });
+    if (!done) {
+      throw new MachineError(
+        MachineCode.DeadlineExceeded,
+        `the VMs of machine ${machine.name} are gone, but what they owned is still being removed after ${Math.round(this.timings.deleteTimeoutMs / 1000)} s: ${value}; the next DeleteMachine checks again`,
+      );
+    }
   }
 
   private statusOf(machine: MachineRef, vm: VmRecord): MachineStatus {

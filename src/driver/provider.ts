@@ -5,8 +5,12 @@ import type { MachineCode } from './codes.js';
  * provider-neutral (idempotent create, "may have taken effect", the discovery
  * window, adoption, twins, single-flight, waiting, cleanup, code mapping,
  * orphan safety of delete and list) lives in MachineDriver; a cloud only
- * answers "what exists" and "make / remove this one VM". Shared plumbing
- * (Secret decoding, problem collection, bounded client cache, polling) is in
+ * answers "what exists" and takes one step of "make / remove this one VM" per
+ * call. No provider waits, sleeps or answers DeadlineExceeded itself: where a
+ * step takes time (a boot drive clone, a stop before delete, a drive being
+ * deleted) the adapter says so and MachineDriver polls under its own
+ * DriverTimings (src/driver/poll.ts, the one polling helper). Shared plumbing
+ * (Secret decoding, problem collection, bounded client cache) is in
  * src/providers/kit/.
  */
 
@@ -59,6 +63,46 @@ export interface CreateHooks {
   beforeVmRequest(): void;
 }
 
+/**
+ * create()'s answer when a step before the VM's own create request is still
+ * running in the cloud (CloudSigma: the boot drive clone). No VM request was
+ * sent in that call. MachineDriver waits (its poll interval, its
+ * createTimeoutMs) and calls create() again with the Machine's lastKnownState
+ * set to `lastKnownState`, which names the step's resource so the adapter
+ * continues with it and never repeats the request that made it. On the
+ * driver's deadline the call answers DeadlineExceeded with this
+ * lastKnownState, and MCM's next CreateMachine continues the same way.
+ */
+export interface StepInProgress {
+  stepInProgress: {
+    /** The step, for messages and logs: 'boot drive clone'. */
+    step: string;
+    /** What it waits for, for messages: 'drive <uuid> is cloning_dst'. */
+    waitingFor: string;
+    /** What the next create() continues with (MachineRef.lastKnownState). */
+    lastKnownState: string;
+  };
+}
+
+export function isStepInProgress(answer: unknown): answer is StepInProgress {
+  return typeof answer === 'object' && answer !== null && 'stepInProgress' in answer;
+}
+
+/**
+ * delete()'s answer: 'requested' once the cloud accepted the deletion (or the
+ * VM is gone); 'call again' when a step had to come first (CloudSigma: a
+ * running server was asked to stop, or is still stopping) and the deletion
+ * itself is not requested yet. MachineDriver calls again on its next poll.
+ */
+export type DeleteProgress = 'requested' | 'call again';
+
+/**
+ * releaseMachine()'s answer: undefined when nothing the Machine owned is left,
+ * else what is still on its way out (for the message), and MachineDriver calls
+ * again on its next poll.
+ */
+export type StillLeft = string | undefined;
+
 /** One cloud, bound to one MachineClass and its Secret. */
 export interface CloudSession {
   /** undefined when the VM does not exist; InvalidArgument when the ID is not this cloud's. */
@@ -67,9 +111,11 @@ export interface CloudSession {
   findByMachine(machineName: string, signal: AbortSignal): Promise<VmRecord[]>;
   /**
    * Makes the Machine's VM: the cloud requests it takes, in order (CloudSigma:
-   * clone the boot drive, create the server, start it), each sent once, no
-   * lookup of an earlier VM, no retry of a request that creates, no waiting for
-   * the VM to run, no adoption. Answers the VM (with its providerID) once the
+   * clone the boot drive, create the server, start it; VPSie: add the boot
+   * script, create the VM; STACKIT: create the server), each sent once, no
+   * lookup of an earlier VM, no retry of a request that creates, no waiting
+   * (neither for a step nor for the VM to run), no adoption. A step the cloud
+   * still runs is answered as StepInProgress. Answers the VM (with its providerID) once the
    * cloud named it, or undefined when the cloud accepted the create without
    * naming the VM (an asynchronous create: the driver discovers it by its
    * markers). Throws what the cloud answered otherwise; MachineDriver alone
@@ -78,13 +124,16 @@ export interface CloudSession {
    * provider's discovery window has passed. A step's leftovers (a cloned boot
    * drive) carry the Machine's name, so the next create reuses them.
    */
-  create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<VmRecord | undefined>;
+  create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<VmRecord | StepInProgress | undefined>;
   /**
-   * Asks the cloud to delete exactly this VM and what it alone uses (a boot
-   * drive made for it); already gone is success. It does not wait for the VM
-   * to be gone: MachineDriver polls get() for that.
+   * One step towards deleting exactly this VM and what it alone uses (a boot
+   * drive made for it): the deletion request, or the step it needs first
+   * (CloudSigma: stop a running server; a stopping one is left alone). Already
+   * gone is 'requested'. It never waits: MachineDriver calls again while the
+   * answer is 'call again' and polls get() until the VM is gone. A VM these
+   * credentials may not touch is PermissionDenied, never gone.
    */
-  delete(providerId: string, signal: AbortSignal): Promise<void>;
+  delete(providerId: string, signal: AbortSignal): Promise<DeleteProgress>;
   /** VMs with this cluster's and this class's markers. */
   list(signal: AbortSignal): Promise<VmRecord[]>;
   /**
@@ -95,12 +144,15 @@ export interface CloudSession {
    */
   start?(providerId: string, signal: AbortSignal): Promise<void>;
   /**
-   * Optional: removes what a cloud keeps per Machine besides the VM (VPSie: the
-   * per-Machine boot script). DeleteMachine calls it with the Machine's name
-   * after the VMs it deleted are gone; it must leave things alone while a VM
-   * of that Machine still exists (e.g. the orphan stub named a duplicate).
+   * Optional: one pass removing what a cloud keeps per Machine besides the VM
+   * (VPSie: the per-Machine boot script; CloudSigma: a boot drive not deleted
+   * with its server). DeleteMachine calls it with the Machine's name after the
+   * VMs it deleted are gone, and again on each poll while it answers something
+   * still left; it must leave things alone while a VM of that Machine still
+   * exists (e.g. the orphan stub named a duplicate). A failed removal throws,
+   * so DeleteMachine fails and MCM's next call retries it; it never waits.
    */
-  releaseMachine?(machineName: string, signal: AbortSignal): Promise<void>;
+  releaseMachine?(machineName: string, signal: AbortSignal): Promise<StillLeft>;
   /**
    * Optional: finishes a running VM before CreateMachine reports it (STACKIT:
    * adds the class's allowedAddresses to the VM's NICs). MachineDriver calls it

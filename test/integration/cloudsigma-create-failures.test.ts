@@ -107,17 +107,40 @@ describe('step 2: wait until the clone is ready', () => {
     expect(h.drivesOf()[0]!.uuid).toBe(drive!.uuid);
   });
 
-  test('a clone slower than the drive wait: DeadlineExceeded, the drive is kept for the next call, which continues with it', async () => {
+  test('a clone slower than the driver\'s create timeout: the driver waits, then DeadlineExceeded naming the drive, no server requested; the next call continues with the same drive (one clone)', async () => {
     h.fake.setTiming({ cloneAfterMs: 1_200 });
-    await h.use({ provider: { driveReadyTimeoutMs: 300 } });
+    // The adapter has no wait of its own any more: the driver's createTimeoutMs bounds the clone wait.
+    await h.use({ timings: { createTimeoutMs: 300 } });
+    const started = Date.now();
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-w3')));
     expect(err.code).toBe(MachineCode.DeadlineExceeded);
+    // The driver polled (its 50 ms interval) up to its deadline rather than answering at once.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    expect(err.details).toContain('boot drive clone of machine alpha-worker-z1-w3 did not finish');
     const [drive] = h.drivesOf();
+    expect(h.drivesOf()).toHaveLength(1);
     expect(leftoversOf(err).cloudsigma?.leftDrives).toEqual([drive!.uuid]);
-    expect(err.details).toContain('kept at location');
-    await waitFor(() => h.drivesOf()[0]?.status === 'unmounted');
-    await convergesToOne(h, 'alpha-worker-z1-w3', err);
+    // No server request went out, so no create intent is held back for the next call.
+    expect(String(err.response?.lastKnownState)).not.toContain('createIntent');
+    expect(h.createRequests()).toHaveLength(0);
+    // MCM's next call (5 s later) carries the lastKnownState: while the clone runs it waits again, then continues.
+    const again = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-w3', { lastKnownState: String(err.response?.lastKnownState ?? '') })));
+    expect(again.code).toBe(MachineCode.DeadlineExceeded);
     expect(h.cloneRequests()).toHaveLength(1);
+    await waitFor(() => h.drivesOf()[0]?.status === 'unmounted');
+    await h.useDefaults();
+    await convergesToOne(h, 'alpha-worker-z1-w3', again);
+    expect(h.cloneRequests()).toHaveLength(1);
+    expect(h.createRequests()).toHaveLength(1);
+    expect(h.serversOf()[0]!.drives.map((d) => d.drive)).toContain(drive!.uuid);
+  });
+
+  test('a clone slower than one poll but inside the create timeout: one CreateMachine waits for it and finishes (one clone, one server)', async () => {
+    h.fake.setTiming({ cloneAfterMs: 400 });
+    const status = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-w4'));
+    expect(status.providerId).toMatch(/^cloudsigma:\/\//);
+    expect(h.cloneRequests()).toHaveLength(1);
+    expect(h.createRequests()).toHaveLength(1);
   });
 });
 

@@ -43,6 +43,7 @@ const scriptedSession: CloudSession = {
   },
   async delete() {
     if (nextFailure) throw nextFailure;
+    return 'requested' as const;
   },
   async list() {
     return [];

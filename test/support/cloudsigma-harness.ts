@@ -44,9 +44,6 @@ const CLOUDSIGMA: LoopbackCloud<CloudSigmaFake, CloudSigmaProviderOptions> = {
       impersonationEndpoint: fake.impersonationUrl,
       httpTimeoutMs: s.httpTimeoutMs,
       retry: s.retry,
-      pollIntervalMs: 50,
-      driveReadyTimeoutMs: 10_000,
-      stopTimeoutMs: 10_000,
       ...s.provider,
     });
     return new MachineDriver(new ProviderRegistry([provider]), s.timings);

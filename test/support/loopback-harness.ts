@@ -18,7 +18,7 @@ export interface DriverSettings<P = object> {
   timings?: Partial<DriverTimings>;
   retry?: Partial<RetryPolicy>;
   httpTimeoutMs?: number;
-  /** Cloud-specific adapter options (CloudSigma: drive and stop timeouts). */
+  /** Cloud-specific adapter options (endpoints, page size); every wait is the driver's (timings). */
   provider?: Partial<P>;
 }
 

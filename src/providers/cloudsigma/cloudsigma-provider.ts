@@ -1,16 +1,27 @@
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MachineCode } from '../../driver/codes.js';
 import { NoVmRequestedError, mayHaveTakenEffect } from '../../driver/create-outcome.js';
 import { asMachineError } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, CreateHooks, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import type {
+  CloudProvider,
+  CloudSession,
+  CreateHooks,
+  DeleteProgress,
+  MachineClassRef,
+  MachineRef,
+  SecretData,
+  SessionPurpose,
+  StepInProgress,
+  StillLeft,
+  VmRecord,
+} from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudApiError, isCloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
 import { logger } from '../../observability/logger.js';
-import { ClientCache, collect, decodeSecret, firstSet, pollUntil } from '../kit/index.js';
+import { ClientCache, collect, decodeSecret, firstSet } from '../kit/index.js';
 import { CloudSigmaApi } from './api-client.js';
 import { BasicAuth, BearerToken, ImpersonationFlow, type CloudSigmaAuth } from './auth.js';
 import { describeLeftovers, formatLeftovers, parseLeftovers } from './leftovers.js';
@@ -50,12 +61,6 @@ export interface CloudSigmaProviderOptions {
   httpTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   maxResponseBytes?: number;
-  /** How often the boot drive clone and a stopping server are polled (default 2 s). */
-  pollIntervalMs?: number;
-  /** How long CreateMachine waits for the boot drive clone; then DeadlineExceeded and the next call continues with the drive (default 2 min). */
-  driveReadyTimeoutMs?: number;
-  /** How long DeleteMachine waits for a stopped server before deleting it, and for its boot drive to be gone (default 2 min). */
-  stopTimeoutMs?: number;
   /** Objects per list page (default 500). */
   pageSize?: number;
 }
@@ -64,12 +69,6 @@ const validateSpec = compileSchema<CloudSigmaProviderSpec>(providerSpecSchema);
 /** Delete, status and list use only the location (the API host) of the class. */
 const validateManageSpec = compileManageSchema<CloudSigmaProviderSpec>(providerSpecSchema, ['location']);
 const validateSecret = compileSchema<CloudSigmaSecret>(secretSchema);
-
-interface Timings {
-  pollIntervalMs: number;
-  driveReadyTimeoutMs: number;
-  stopTimeoutMs: number;
-}
 
 export class CloudSigmaProvider implements CloudProvider {
   readonly name = 'CloudSigma';
@@ -82,15 +81,8 @@ export class CloudSigmaProvider implements CloudProvider {
   readonly discoveryWindowMs = 60_000;
   private readonly apis = new ClientCache<CloudSigmaApi>();
   private readonly auths = new ClientCache<CloudSigmaAuth>();
-  private readonly timings: Timings;
 
-  constructor(private readonly options: CloudSigmaProviderOptions = {}) {
-    this.timings = {
-      pollIntervalMs: options.pollIntervalMs ?? 2_000,
-      driveReadyTimeoutMs: options.driveReadyTimeoutMs ?? 2 * 60_000,
-      stopTimeoutMs: options.stopTimeoutMs ?? 2 * 60_000,
-    };
-  }
+  constructor(private readonly options: CloudSigmaProviderOptions = {}) {}
 
   async open(machineClass: MachineClassRef, secretData: SecretData, purpose: SessionPurpose): Promise<CloudSession> {
     const problems: string[] = [];
@@ -116,7 +108,7 @@ export class CloudSigmaProvider implements CloudProvider {
     if (auth.impersonating) logger.info('cloudsigma: acting as impersonated user', { impersonatedUser: auth.actingAs, location });
     else logger.debug('cloudsigma: acting as the Secret’s user', { location });
     const api = this.api(secret, location, auth, id);
-    return new CloudSigmaSession(api, auth, validSpec, machineClass, location, secretData['userData'], secret['vnc-password'], this.timings);
+    return new CloudSigmaSession(api, auth, validSpec, machineClass, location, secretData['userData'], secret['vnc-password']);
   }
 
   volumeId(pvSpec: Record<string, unknown>): string | undefined {
@@ -211,7 +203,6 @@ class CloudSigmaSession implements CloudSession {
     private readonly location: string,
     private readonly userData: Buffer | undefined,
     private readonly vncSecret: string | undefined,
-    private readonly timings: Timings,
   ) {
     this.clusterMarkers = { [CLUSTER_KEY]: machineClass.namespace };
   }
@@ -235,51 +226,43 @@ class CloudSigmaSession implements CloudSession {
   }
 
   /**
-   * After the Machine's servers are gone (the driver waited for their 404):
-   * make sure the Machine's boot drives are gone too. A recurse delete removes
-   * them by itself, later (pycloudsigma test_servers.py waits for each drive's
-   * 404 after the server's); a server that had other drives attached was
-   * deleted alone, and its boot drive is deleted here. The DELETE is repeated
-   * (harmless: an already deleted drive answers 404), then this waits until the
-   * drives are gone. Any failure fails DeleteMachine, so MCM calls again and
-   * this runs again: the drive carries the Machine's boot-drive name, so a
-   * drive that did not go is never forgotten.
+   * One pass, after the Machine's servers are gone (the driver waited for
+   * their 404): are the Machine's boot drives gone too? A recurse delete
+   * removes them by itself, later (pycloudsigma test_servers.py waits for each
+   * drive's 404 after the server's); a server that had other drives attached
+   * was deleted alone, and its boot drive is deleted here. The DELETE is
+   * repeated on each pass (harmless: an already deleted drive answers 404) and
+   * the drives still listed are answered as still left: MachineDriver calls
+   * again on its next poll until none is. Any failure fails DeleteMachine, so
+   * MCM calls again and this runs again: the drive carries the Machine's
+   * boot-drive name, so a drive that did not go is never forgotten.
    */
-  async releaseMachine(machineName: string, signal: AbortSignal): Promise<void> {
-    if ((await this.serversOfMachine(machineName, signal)).length > 0) return; // a twin of the Machine still uses its drive
+  async releaseMachine(machineName: string, signal: AbortSignal): Promise<StillLeft> {
+    if ((await this.serversOfMachine(machineName, signal)).length > 0) return undefined; // a twin of the Machine still uses its drive
     const name = bootDriveName(this.machineClass.namespace, machineName);
-    const deadline = Date.now() + this.timings.stopTimeoutMs;
-    for (;;) {
-      const drives = await this.own(await this.api.listDrivesNamed(name, signal), signal);
-      if (drives.length === 0) return;
-      const inUse = drives.filter((d) => (d.mounted_on?.length ?? 0) > 0 || d.status === 'mounted');
-      if (inUse.length > 0) {
-        // Attached to a server that is not this Machine's (no server of the Machine is left): not ours to pull away.
-        logger.warn('cloudsigma: a boot drive of a deleted machine is attached elsewhere; it is kept', { drives: inUse.map((d) => d.uuid), location: this.location });
-      }
-      const free = drives.filter((d) => !inUse.includes(d));
-      if (free.length === 0) return;
-      const failed: string[] = [];
-      for (const d of free) {
-        await this.api.deleteDrive(d.uuid, signal).catch((err: unknown) => {
-          if (signal.aborted) throw err;
-          failed.push(`${d.uuid} (${asMachineError(err).message})`);
-        });
-      }
-      if (failed.length > 0) {
-        throw new MachineError(
-          MachineCode.Unavailable,
-          `the server of machine ${machineName} is deleted, but removing its boot drive failed at location ${this.location}: ${failed.join('; ')}; the next DeleteMachine retries`,
-        );
-      }
-      if (Date.now() >= deadline) {
-        throw new MachineError(
-          MachineCode.DeadlineExceeded,
-          `the boot drive of machine ${machineName} at location ${this.location} is still being deleted: ${free.map((d) => d.uuid).join(', ')}; the next DeleteMachine checks again`,
-        );
-      }
-      await sleep(this.timings.pollIntervalMs, undefined, { signal });
+    const drives = await this.own(await this.api.listDrivesNamed(name, signal), signal);
+    if (drives.length === 0) return undefined;
+    const inUse = drives.filter((d) => (d.mounted_on?.length ?? 0) > 0 || d.status === 'mounted');
+    if (inUse.length > 0) {
+      // Attached to a server that is not this Machine's (no server of the Machine is left): not ours to pull away.
+      logger.warn('cloudsigma: a boot drive of a deleted machine is attached elsewhere; it is kept', { drives: inUse.map((d) => d.uuid), location: this.location });
     }
+    const free = drives.filter((d) => !inUse.includes(d));
+    if (free.length === 0) return undefined;
+    const failed: string[] = [];
+    for (const d of free) {
+      await this.api.deleteDrive(d.uuid, signal).catch((err: unknown) => {
+        if (signal.aborted) throw err;
+        failed.push(`${d.uuid} (${asMachineError(err).message})`);
+      });
+    }
+    if (failed.length > 0) {
+      throw new MachineError(
+        MachineCode.Unavailable,
+        `the server of machine ${machineName} is deleted, but removing its boot drive failed at location ${this.location}: ${failed.join('; ')}; the next DeleteMachine retries`,
+      );
+    }
+    return `boot drive ${free.map((d) => d.uuid).join(', ')} at location ${this.location}`;
   }
 
   /** A server as a VmRecord; one whose deletion this process started counts as deleting until it answers 404. */
@@ -296,12 +279,16 @@ class CloudSigmaSession implements CloudSession {
   }
 
   /**
-   * Clone the boot drive (or adopt one an earlier attempt left) and wait until
-   * it is ready, create the server with it, start it. A failing step removes
-   * what this call made; if that fails too, the error and lastKnownState say
-   * what is left and where, and the next call finishes the job.
+   * Clone the boot drive (or continue with one an earlier attempt left), and
+   * once it is ready create the server with it and start it. A clone still
+   * running is answered as StepInProgress naming the drive: MachineDriver
+   * waits and calls again, and this call continues with that drive (never a
+   * second clone). A failing step removes what this call made without
+   * waiting; if it cannot (a removal fails, a server needs a stop first), the
+   * error and lastKnownState say what is left and where, and the next call
+   * finishes the job.
    */
-  async create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<VmRecord> {
+  async create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<VmRecord | StepInProgress> {
     if (!machine.name || machine.name.length > 253) {
       throw new InvalidInputError(['machine.metadata.name: must be 1-253 characters (it becomes the server name)']);
     }
@@ -309,6 +296,7 @@ class CloudSigmaSession implements CloudSession {
     let step = 'prepare boot drive';
     try {
       const drive = await this.bootDrive(machine, made, signal);
+      if ('stepInProgress' in drive) return drive;
       step = 'create server';
       hooks?.beforeVmRequest();
       const server = await this.createServer(machine, drive, made, signal);
@@ -334,9 +322,9 @@ class CloudSigmaSession implements CloudSession {
     await this.startServer(parseProviderId(providerId), signal);
   }
 
-  /** Stop if needed, wait until stopped, delete with the boot drive the driver made. Gone is success. */
-  async delete(providerId: string, signal: AbortSignal): Promise<void> {
-    await this.deleteServer(parseProviderId(providerId), signal);
+  /** One step: stop a running server ('call again'), or delete a stopped one with the boot drive the driver made. Gone is 'requested'. */
+  async delete(providerId: string, signal: AbortSignal): Promise<DeleteProgress> {
+    return this.deleteServer(parseProviderId(providerId), signal);
   }
 
   // ---- lookups ----
@@ -386,8 +374,8 @@ class CloudSigmaSession implements CloudSession {
 
   // ---- create steps ----
 
-  /** The boot drive, ready (status unmounted): one left by an earlier attempt, else a fresh clone. */
-  private async bootDrive(machine: MachineRef, made: Made, signal: AbortSignal): Promise<CloudSigmaDrive> {
+  /** The boot drive, ready (status unmounted), or its clone in progress: one left by an earlier attempt, else a fresh clone. */
+  private async bootDrive(machine: MachineRef, made: Made, signal: AbortSignal): Promise<CloudSigmaDrive | StepInProgress> {
     const name = bootDriveName(this.machineClass.namespace, machine.name);
     const leftovers = await this.leftoverDrives(name, machine, signal);
     // A drive whose deletion started (e.g. with the server of a failed create) is on its way out: never adopted.
@@ -401,13 +389,20 @@ class CloudSigmaSession implements CloudSession {
         (err: unknown) => logger.warn('cloudsigma: could not remove a leftover boot drive, a later call retries', { drive: d.uuid, error: asMachineError(err).message }),
       );
     }
+    // The clone a waiting call named (StepInProgress, or MCM's next call) ended in a state it never leaves (unavailable):
+    // the clone failed. Said so, instead of silently cloning again; it was removed above, the next call clones anew.
+    const named = parseLeftovers(machine.lastKnownState).leftDrives;
+    const broken = adopt ? undefined : leftovers.find((d) => named.includes(d.uuid) && d.status !== 'unmounted' && !CLONING.has(d.status ?? ''));
+    if (broken) {
+      throw new MachineError(MachineCode.Unavailable, `cloning the boot drive failed: drive ${broken.uuid} is ${broken.status ?? 'in an unknown state'}; it is removed and the next CreateMachine clones a new one`);
+    }
     if (adopt) {
       logger.info('cloudsigma: continuing with the boot drive an earlier attempt made', { drive: adopt.uuid, status: adopt.status });
       made.drive = adopt.uuid;
     } else {
       made.drive = (await this.cloneBootDrive(name, signal)).uuid;
     }
-    return this.waitDriveReady(made.drive, made, signal);
+    return this.readyDrive(made.drive, made, signal);
   }
 
   /** Unattached drives of the account with this Machine's boot-drive name, plus the ones lastKnownState names. */
@@ -444,31 +439,33 @@ class CloudSigmaSession implements CloudSession {
     }
   }
 
-  private async waitDriveReady(uuid: string, made: Made, signal: AbortSignal): Promise<CloudSigmaDrive> {
-    const deadline = Date.now() + this.timings.driveReadyTimeoutMs;
-    for (;;) {
-      const drive = await this.api.getDrive(uuid, signal);
-      if (!drive) {
-        made.drive = undefined;
-        throw new MachineError(MachineCode.Unavailable, `the boot drive ${uuid} disappeared while it was being cloned`);
-      }
-      if (drive.status === 'unmounted') return drive;
-      if (drive.status === 'mounted' || (drive.mounted_on?.length ?? 0) > 0) {
-        made.drive = undefined; // in use by someone: not ours to remove any more
-        throw new MachineError(MachineCode.Aborted, `the boot drive ${uuid} was attached to another server while it was being prepared`);
-      }
-      if (!CLONING.has(drive.status ?? '')) {
-        throw new MachineError(MachineCode.Unavailable, `cloning the boot drive failed: drive ${uuid} is ${drive.status ?? 'in an unknown state'}`);
-      }
-      if (Date.now() >= deadline) {
-        made.keepDrive = true;
-        throw new MachineError(
-          MachineCode.DeadlineExceeded,
-          `the boot drive ${uuid} is still ${drive.status} after ${Math.round(this.timings.driveReadyTimeoutMs / 1000)} s; the next CreateMachine continues with it`,
-        );
-      }
-      await sleep(this.timings.pollIntervalMs, undefined, { signal });
+  /**
+   * One read of the boot drive: ready, or its clone still running (answered
+   * as StepInProgress; the waiting is MachineDriver's). lastKnownState names
+   * the drive, so the next create() continues with it even when the listing
+   * by name does not show it yet.
+   */
+  private async readyDrive(uuid: string, made: Made, signal: AbortSignal): Promise<CloudSigmaDrive | StepInProgress> {
+    const drive = await this.api.getDrive(uuid, signal);
+    if (!drive) {
+      made.drive = undefined;
+      throw new MachineError(MachineCode.Unavailable, `the boot drive ${uuid} disappeared while it was being cloned`);
     }
+    if (drive.status === 'unmounted') return drive;
+    if (drive.status === 'mounted' || (drive.mounted_on?.length ?? 0) > 0) {
+      made.drive = undefined; // in use by someone: not ours to remove any more
+      throw new MachineError(MachineCode.Aborted, `the boot drive ${uuid} was attached to another server while it was being prepared`);
+    }
+    if (!CLONING.has(drive.status ?? '')) {
+      throw new MachineError(MachineCode.Unavailable, `cloning the boot drive failed: drive ${uuid} is ${drive.status ?? 'in an unknown state'}`);
+    }
+    return {
+      stepInProgress: {
+        step: 'boot drive clone',
+        waitingFor: `drive ${uuid} is ${drive.status}`,
+        lastKnownState: formatLeftovers({ location: this.location, step: 'prepare boot drive', leftServers: [], leftDrives: [uuid] }),
+      },
+    };
   }
 
   private async createServer(machine: MachineRef, drive: CloudSigmaDrive, made: Made, signal: AbortSignal): Promise<CloudSigmaServer> {
@@ -520,8 +517,15 @@ class CloudSigmaSession implements CloudSession {
       if (made.drive) left.leftDrives.push(made.drive);
     } else if (made.server) {
       try {
-        await this.deleteServer(made.server, signal);
-        logger.info('cloudsigma: removed the server of a failed create', { providerId: formatProviderId(made.server), step });
+        // One step, no waiting: a server that never started is stopped, so its DELETE goes at once. One that needs a
+        // stop first was asked to stop and is kept, named below: the next call finds it by its markers (the driver
+        // adopts it, or deletes it for a DeleteMachine).
+        if ((await this.deleteServer(made.server, signal)) === 'requested') {
+          logger.info('cloudsigma: removed the server of a failed create', { providerId: formatProviderId(made.server), step });
+        } else {
+          left.leftServers.push(made.server);
+          if (made.drive) left.leftDrives.push(made.drive);
+        }
       } catch (cleanupErr) {
         left.leftServers.push(made.server);
         if (made.drive) left.leftDrives.push(made.drive);
@@ -550,33 +554,36 @@ class CloudSigmaSession implements CloudSession {
   // ---- delete ----
 
   /**
-   * Stop, wait until stopped, then start the deletion; the driver waits for
-   * the 404. Deletion is asynchronous (cloudsigma-docs servers.rst "204: No
-   * content, object deletion started"), so nothing here waits for it or
-   * deletes a drive the server still holds: with only the driver's boot drive
-   * attached, recurse=all_drives lets the API delete it with the server; with
-   * other drives attached the server goes alone, and its boot drive is removed
-   * by releaseMachine once the server is gone.
+   * One step of a deletion, never a wait: a server that is not stopped is
+   * asked to stop (a stopping one is left alone) and the answer is 'call
+   * again' (servers.rst: only a stopped server can be deleted); a stopped one
+   * gets the DELETE. MachineDriver repeats this until the DELETE went, and
+   * waits for the 404. Deletion is asynchronous (cloudsigma-docs servers.rst
+   * "204: No content, object deletion started"), so nothing here deletes a
+   * drive the server still holds: with only the driver's boot drive attached,
+   * recurse=all_drives lets the API delete it with the server; with other
+   * drives attached the server goes alone, and its boot drive is removed by
+   * releaseMachine once the server is gone.
    */
-  private async deleteServer(uuid: string, signal: AbortSignal): Promise<void> {
-    let server = await this.readServer(uuid, signal);
-    if (!server) return;
+  private async deleteServer(uuid: string, signal: AbortSignal): Promise<DeleteProgress> {
+    const server = await this.readServer(uuid, signal);
+    if (!server) return 'requested';
     if (server.status !== 'stopped') {
       if (server.status !== 'stopping') await this.stopServer(uuid, signal);
-      server = await this.waitStopped(uuid, signal);
-      if (!server) return;
+      return 'call again';
     }
     const drives = attachedDrives(server);
     const boot = server.meta?.[BOOT_DRIVE_KEY];
     if (drives.every((d) => d === boot)) {
       await this.api.deleteServer(uuid, 'all_drives', signal, drives);
-      return;
+      return 'requested';
     }
     await this.api.deleteServer(uuid, undefined, signal);
     logger.warn('cloudsigma: server had drives the driver did not make; they were kept, its boot drive is removed once the server is gone', {
       providerId: formatProviderId(uuid),
       keptDrives: drives.filter((d) => d !== boot),
     });
+    return 'requested';
   }
 
   private async stopServer(uuid: string, signal: AbortSignal): Promise<void> {
@@ -588,16 +595,6 @@ class CloudSigmaSession implements CloudSession {
       if (!server || server.status === 'stopping' || server.status === 'stopped') return;
       throw err;
     }
-  }
-
-  private async waitStopped(uuid: string, signal: AbortSignal): Promise<CloudSigmaServer | undefined> {
-    const { intervalMs, timeoutMs } = { intervalMs: this.timings.pollIntervalMs, timeoutMs: this.timings.stopTimeoutMs };
-    const { value: server, done } = await pollUntil(() => this.readServer(uuid, signal), (s) => !s || s.status === 'stopped', { intervalMs, timeoutMs, signal, sleepFirst: true });
-    if (done) return server;
-    throw new MachineError(
-      MachineCode.DeadlineExceeded,
-      `CloudSigma server ${uuid} is still ${server?.status ?? 'not stopped'} after ${Math.round(timeoutMs / 1000)} s; deleting it waits until it is stopped`,
-    );
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MachineCode } from '../../driver/codes.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import type { CloudProvider, CloudSession, DeleteProgress, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
@@ -160,9 +160,11 @@ class StackitSession implements CloudSession {
     return toVmRecord(server, this.projectId);
   }
 
-  async delete(providerId: string, signal: AbortSignal): Promise<void> {
+  /** One DELETE: STACKIT deletes a server of any state by itself (no stop first), so the deletion is requested at once. */
+  async delete(providerId: string, signal: AbortSignal): Promise<DeleteProgress> {
     const ref = parseProviderId(providerId);
     await this.iaas.forProject(ref.projectId).deleteServer(ref.serverId, signal);
+    return 'requested';
   }
 
   async list(signal: AbortSignal): Promise<VmRecord[]> {

@@ -3,7 +3,7 @@ import { MachineCode } from '../../driver/codes.js';
 import { NoVmRequestedError, mayHaveTakenEffect } from '../../driver/create-outcome.js';
 import { asMachineError } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, CreateHooks, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import type { CloudProvider, CloudSession, CreateHooks, DeleteProgress, MachineClassRef, MachineRef, SecretData, SessionPurpose, StillLeft, VmRecord } from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
@@ -270,9 +270,11 @@ class VpsieSession implements CloudSession {
   }
 
   /** Exactly this VM; VPSie wants the account password and a reason [sdk: govpsie DeleteServer]. Already gone is success. */
-  async delete(providerId: string, signal: AbortSignal): Promise<void> {
+  /** One delete request: VPSie deletes a VM of any state by itself, so the deletion is requested at once. */
+  async delete(providerId: string, signal: AbortSignal): Promise<DeleteProgress> {
     const identifier = parseProviderId(providerId);
     await this.client.deleteVm(identifier, this.accountPassword, this.spec.deleteReason ?? DEFAULT_DELETE_REASON, 'deleted by mcm-grpc-driver (Gardener machine-controller-manager)', signal);
+    return 'requested';
   }
 
   /**
@@ -295,16 +297,19 @@ class VpsieSession implements CloudSession {
    * scripts go too, unless a VM of this Machine is still listed or pending
    * (e.g. the orphan stub named a duplicate while the live VM stays). A
    * failed removal throws, so DeleteMachine fails and MCM's next call retries it.
+   * One pass: VPSie documents no asynchronous state for a script delete, so a
+   * pass that deleted them leaves nothing for the driver to wait for (undefined).
    */
-  async releaseMachine(machineName: string, signal: AbortSignal): Promise<void> {
-    if (!isValidHostname(machineName)) return;
+  async releaseMachine(machineName: string, signal: AbortSignal): Promise<StillLeft> {
+    if (!isValidHostname(machineName)) return undefined;
     const view = await this.lookup(machineName, signal);
-    if (view.mine.length > 0 || view.pendingMine) return;
+    if (view.mine.length > 0 || view.pendingMine) return undefined;
     for (const script of await this.scriptsOf(machineName, signal)) {
       await this.client.deleteScript(script.identifier, signal);
       logger.info('deleted the per-Machine boot script', { machine: machineName, script: script.identifier });
     }
     this.shared.scriptAdds.delete(this.keyOf(machineName));
+    return undefined;
   }
 
   // ---- the script step ----

@@ -166,8 +166,9 @@ describe('an unknown create outcome', () => {
     const cloud = new MemoryCloud();
     cloud.knobs.listLagMs = LAG_8S;
     cloud.knobs.loseCreateAnswers = 1;
-    cloud.knobs.stepBeforeVmMs = WINDOW + 200;
-    const driver = cloud.driver({ window: WINDOW });
+    cloud.knobs.stepRunsMs = WINDOW + 200;
+    // The driver waits for the step (its createTimeoutMs bounds it, here longer than the step).
+    const driver = cloud.driver({ window: WINDOW, createTimeoutMs: WINDOW + 2_000 });
     await mcmUntilRunning(() => driver, 'm1', { dropStatusUpdates: true });
     expect(cloud.createRequests).toEqual(['m1']);
     expect(cloud.live('m1')).toHaveLength(1);
@@ -275,6 +276,107 @@ describe('delete means gone', () => {
     await driver.deleteMachine(call('m1'), never());
     expect(cloud.live()).toHaveLength(0);
     expect(cloud.owned.size).toBe(0);
+  });
+});
+
+describe('every wait is the driver\'s: steps before the VM, stops before a delete, what a VM owned', () => {
+  test('a step in progress: the driver waits and calls create again with the step\'s lastKnownState; one step request, one VM', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.stepRunsMs = 200;
+    const started = Date.now();
+    const s = await cloud.driver().createMachine(call('m1'), never());
+    expect(Date.now() - started).toBeGreaterThanOrEqual(180);
+    // The memory cloud finds the step's resource only through the lastKnownState the driver handed back.
+    expect(cloud.stepRequests).toEqual(['m1']);
+    expect(cloud.createRequests).toEqual(['m1']);
+    expect(s.providerId).toBe(`mem://${cloud.live('m1')[0]!.id}`);
+  });
+
+  test('a step outlasting the create timeout: DeadlineExceeded from the driver with the step\'s lastKnownState, no intent held; the next call continues (one step request)', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.stepRunsMs = 600;
+    const driver = cloud.driver({ window: WINDOW, createTimeoutMs: 150 });
+    const err = await driver.createMachine(call('m1'), never()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: MachineCode.DeadlineExceeded });
+    const lastKnownState = isMachineError(err) ? err.details.lastKnownState ?? '' : '';
+    expect(JSON.parse(lastKnownState)).toEqual({ memoryStep: expect.any(String) });
+    expect(lastKnownState).not.toContain('createIntent');
+    expect((err as Error).message).toContain('memory step of machine m1 did not finish');
+    // No VM request was sent, so nothing holds the Machine back: status answers NotFound, not "create outstanding".
+    await expect(driver.getMachineStatus(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.NotFound });
+    expect(cloud.createRequests).toEqual([]);
+    await sleep(600);
+    await driver.createMachine(call('m1', { lastKnownState }), never());
+    expect(cloud.stepRequests).toEqual(['m1']);
+    expect(cloud.createRequests).toEqual(['m1']);
+    expect(cloud.live('m1')).toHaveLength(1);
+  });
+
+  test('a call cut while the driver waits for a step: no intent, the step\'s lastKnownState is named', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.stepRunsMs = 5_000;
+    const driver = cloud.driver({ window: WINDOW });
+    const cut = new AbortController();
+    setTimeout(() => cut.abort(), 100);
+    const err = await driver.createMachine(call('m1'), cut.signal).catch((e: unknown) => e);
+    expect(isMachineError(err) && err.details.lastKnownState).toContain('memoryStep');
+    await expect(driver.getMachineStatus(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.NotFound });
+  });
+
+  test('a VM that must stop before its deletion: delete() is repeated on each poll until it is requested, then OK once gone', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.stopFirstMs = 200;
+    cloud.knobs.deleteTakesMs = 100;
+    const driver = cloud.driver();
+    const { providerId } = await driver.createMachine(call('m1'), never());
+    const started = Date.now();
+    await driver.deleteMachine(call('m1', { providerId }), never());
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    expect(cloud.live('m1')).toHaveLength(0);
+    expect(cloud.deleteRequests).toEqual([providerId]);
+    expect(cloud.released).toEqual(['m1']);
+  });
+
+  test('a stop outlasting the delete timeout: DeadlineExceeded from the driver; the next DeleteMachine continues and completes', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.stopFirstMs = 600;
+    const driver = cloud.driver({ deleteTimeoutMs: 150 });
+    const { providerId } = await driver.createMachine(call('m1'), never());
+    const err = await driver.deleteMachine(call('m1', { providerId }), never()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: MachineCode.DeadlineExceeded });
+    expect((err as Error).message).toContain('a step its deletion needs first');
+    expect(cloud.deleteRequests).toEqual([]);
+    expect(cloud.live('m1')).toHaveLength(1);
+    await sleep(600);
+    await driver.deleteMachine(call('m1', { providerId }), never());
+    expect(cloud.live('m1')).toHaveLength(0);
+    expect(cloud.released).toEqual(['m1']);
+  });
+
+  test('what the VM owned still going: releaseMachine is repeated until nothing is left, then OK', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.releaseTakesMs = 200;
+    const driver = cloud.driver();
+    const { providerId } = await driver.createMachine(call('m1'), never());
+    const started = Date.now();
+    await driver.deleteMachine(call('m1', { providerId }), never());
+    expect(Date.now() - started).toBeGreaterThanOrEqual(180);
+    expect(cloud.released).toEqual(['m1']);
+  });
+
+  test('what the VM owned still going at the deadline: DeadlineExceeded from the driver; the next DeleteMachine finishes it', async () => {
+    const cloud = new MemoryCloud();
+    cloud.knobs.releaseTakesMs = 600;
+    const driver = cloud.driver({ deleteTimeoutMs: 150 });
+    const { providerId } = await driver.createMachine(call('m1'), never());
+    const err = await driver.deleteMachine(call('m1', { providerId }), never()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: MachineCode.DeadlineExceeded });
+    expect((err as Error).message).toContain('still being removed');
+    expect((err as Error).message).toContain('the boot drive of m1');
+    expect(cloud.owned.has('m1')).toBe(true);
+    await sleep(600);
+    await driver.deleteMachine(call('m1', { providerId }), never());
+    expect(cloud.released).toEqual(['m1']);
   });
 });
 

@@ -33,8 +33,17 @@ export interface Knobs {
   runAfterMs: number;
   /** New VMs end in state failed. */
   failNewVms: boolean;
-  /** A step before the VM's own request (a boot drive clone) takes this long. */
-  stepBeforeVmMs: number;
+  /**
+   * A step before the VM's own request (a boot drive clone) runs this long in the cloud; until then
+   * create() answers StepInProgress naming the step's resource in lastKnownState. The resource is
+   * found again only through that lastKnownState, so a driver that does not hand it back starts a
+   * second step (counted in stepRequests).
+   */
+  stepRunsMs: number;
+  /** A VM must stop before its deletion can be requested (CloudSigma); the stop takes this long. */
+  stopFirstMs: number;
+  /** What a VM owned takes this long to go after releaseMachine asked for it. */
+  releaseTakesMs: number;
 }
 
 export class MemoryCloud {
@@ -42,9 +51,17 @@ export class MemoryCloud {
   readonly createRequests: string[] = [];
   readonly deleteRequests: string[] = [];
   readonly released: string[] = [];
+  /** Requests that started a step before a VM (a clone), by Machine. */
+  readonly stepRequests: string[] = [];
+  /** Step resources (a cloned drive) → when the step is done. */
+  readonly steps = new Map<string, number>();
+  /** VM id → when its stop, requested by delete(), is done. */
+  readonly stops = new Map<string, number>();
+  /** Machine → when what it owned is gone, once releaseMachine asked. */
+  readonly releasing = new Map<string, number>();
   /** What a VM owns (a boot drive, a script): machine name → present. */
   readonly owned = new Set<string>();
-  knobs: Knobs = { listLagMs: 0, loseCreateAnswers: 0, refuseCreates: { times: 0, status: 400 }, deleteTakesMs: 0, failDeletes: 0, failReleases: 0, runAfterMs: 0, failNewVms: false, stepBeforeVmMs: 0 };
+  knobs: Knobs = { listLagMs: 0, loseCreateAnswers: 0, refuseCreates: { times: 0, status: 400 }, deleteTakesMs: 0, failDeletes: 0, failReleases: 0, runAfterMs: 0, failNewVms: false, stepRunsMs: 0, stopFirstMs: 0, releaseTakesMs: 0 };
   private seq = 0;
 
   constructor(readonly cluster = 'shoot--a') {}
@@ -93,8 +110,17 @@ export class MemoryCloud {
       },
       list: async () => this.live().filter((v) => v.cluster === this.cluster).map((v) => this.record(v)),
       create: async (machine: MachineRef, _signal, hooks) => {
-        if (this.knobs.stepBeforeVmMs > 0) {
-          await new Promise((r) => setTimeout(r, this.knobs.stepBeforeVmMs));
+        if (this.knobs.stepRunsMs > 0) {
+          let step = stepOf(machine.lastKnownState);
+          if (!step || !this.steps.has(step)) {
+            step = `step-${++this.seq}`;
+            this.steps.set(step, Date.now() + this.knobs.stepRunsMs);
+            this.stepRequests.push(machine.name);
+          }
+          if (Date.now() < this.steps.get(step)!) {
+            return { stepInProgress: { step: 'memory step', waitingFor: `${step} is running`, lastKnownState: JSON.stringify({ memoryStep: step }) } };
+          }
+          this.steps.delete(step);
           hooks?.beforeVmRequest();
         }
         this.createRequests.push(machine.name);
@@ -113,21 +139,34 @@ export class MemoryCloud {
         return this.record(vm);
       },
       delete: async (providerId) => {
-        this.deleteRequests.push(providerId);
         if (this.knobs.failDeletes > 0) {
+          this.deleteRequests.push(providerId);
           this.knobs.failDeletes -= 1;
           throw new CloudApiError('memory', 'delete server', 'http', { status: 503 });
         }
         const vm = byId(providerId);
+        if (vm && this.knobs.stopFirstMs > 0) {
+          // Stop first: the first call asks for the stop, later ones see it stopping until it is done.
+          if (!this.stops.has(vm.id)) this.stops.set(vm.id, Date.now() + this.knobs.stopFirstMs);
+          if (Date.now() < this.stops.get(vm.id)!) return 'call again';
+        }
+        this.deleteRequests.push(providerId);
         if (vm && vm.deletedAtMs === undefined) vm.deletedAtMs = Date.now() + this.knobs.deleteTakesMs;
+        return 'requested';
       },
       releaseMachine: async (machineName) => {
-        if (this.live(machineName).length > 0) return;
+        if (this.live(machineName).length > 0) return undefined;
         if (this.knobs.failReleases > 0) {
           this.knobs.failReleases -= 1;
           throw new CloudApiError('memory', 'delete drive', 'http', { status: 503 });
         }
-        if (this.owned.delete(machineName)) this.released.push(machineName);
+        if (!this.owned.has(machineName)) return undefined;
+        if (!this.releasing.has(machineName)) this.releasing.set(machineName, Date.now() + this.knobs.releaseTakesMs);
+        if (Date.now() < this.releasing.get(machineName)!) return `the boot drive of ${machineName}`;
+        this.releasing.delete(machineName);
+        this.owned.delete(machineName);
+        this.released.push(machineName);
+        return undefined;
       },
     };
   }
@@ -139,6 +178,14 @@ export class MemoryCloud {
   driver(options: DriverOptions & { window?: number } = {}): MachineDriver {
     const { window, ...rest } = options;
     return new MachineDriver(new ProviderRegistry([this.provider(window)]), { pollIntervalMs: 20, createTimeoutMs: 2_000, deleteTimeoutMs: 2_000, ...rest });
+  }
+}
+
+function stepOf(lastKnownState: string): string | undefined {
+  try {
+    return (JSON.parse(lastKnownState) as { memoryStep?: string }).memoryStep;
+  } catch {
+    return undefined;
   }
 }
 

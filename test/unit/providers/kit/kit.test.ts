@@ -1,4 +1,5 @@
-import { ClientCache, collect, decodeSecret, firstSet, pollUntil } from '../../../../src/providers/kit/index.js';
+import { pollUntil } from '../../../../src/driver/poll.js';
+import { ClientCache, collect, decodeSecret, firstSet } from '../../../../src/providers/kit/index.js';
 import { InvalidInputError } from '../../../../src/driver/machine-error.js';
 
 test('ClientCache makes a client once per key and drops the least recently used beyond its bound', () => {
@@ -34,10 +35,10 @@ test('decodeSecret turns bytes into text', () => {
   expect(decodeSecret({ token: Buffer.from('t0k') })).toEqual({ token: 't0k' });
 });
 
-test('pollUntil answers the value once done, or the last value at the deadline', async () => {
+test('pollUntil (the driver\'s one polling helper) answers the value once done, or the last value at the deadline', async () => {
   let n = 0;
   const signal = new AbortController().signal;
-  expect(await pollUntil(async () => ++n, (v) => v >= 3, { intervalMs: 5, timeoutMs: 1_000, signal })).toEqual({ value: 3, done: true });
-  const slow = await pollUntil(async () => 'still', () => false, { intervalMs: 5, timeoutMs: 30, signal });
+  expect(await pollUntil(async () => ++n, (v) => v >= 3, { intervalMs: 5, deadline: Date.now() + 1_000, signal })).toEqual({ value: 3, done: true });
+  const slow = await pollUntil(async () => 'still', () => false, { intervalMs: 5, deadline: Date.now() + 30, signal });
   expect(slow).toEqual({ value: 'still', done: false });
 });
