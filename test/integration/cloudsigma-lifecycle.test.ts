@@ -1,5 +1,6 @@
 // MCM's call order, markers, duplicates and orphan safety for CloudSigma, against the stateful
 // fake behind `prism proxy specs/cloudsigma.yaml --errors`.
+import { randomUUID } from 'node:crypto';
 import { MachineCode } from '../../src/driver/codes.js';
 import {
   ALICE,
@@ -90,6 +91,7 @@ describe('MCM call order against the CloudSigma fake behind Prism', () => {
     expect(server!.meta).toEqual({
       ...ours('alpha-worker-z1-meta'),
       'mcm-grpc-driver.io/boot-drive': drive!.uuid,
+      'mcm-grpc-driver.io/created-at': expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       'cloudinit-user-data': Buffer.from(USER_DATA).toString('base64'),
       base64_fields: 'cloudinit-user-data',
     });
@@ -139,7 +141,29 @@ describe('no duplicate VMs', () => {
     expect(h.createRequests()).toHaveLength(1);
   });
 
-  test('two servers for one Machine: one is the Machine’s (CloudSigma gives no creation time: the same one for every caller), the other is removed, nothing is created', async () => {
+  test('two servers for one Machine: the older by the created-at marker the driver writes (CloudSigma gives no creation time) is kept, even with the higher UUID', async () => {
+    const [lower, higher] = [randomUUID(), randomUUID()].sort();
+    const seed = (uuid: string, createdAt: string) =>
+      h.fake.seedServer({ owner: ALICE, uuid, name: 'alpha-worker-z1-old', meta: { ...ours('alpha-worker-z1-old'), 'mcm-grpc-driver.io/created-at': createdAt } });
+    // The older one has the higher UUID, so the providerID tie-break alone would pick the other.
+    seed(lower!, '2026-01-01T10:00:00.000Z');
+    seed(higher!, '2026-01-01T09:00:00.000Z');
+    const older = higher!;
+    const status = await h.client.call<Status>('GetMachineStatus', h.request('alpha-worker-z1-old'));
+    expect(status.providerId).toBe(`cloudsigma://${older}`);
+    for (let i = 0; i < 100 && h.serversOf().length > 1; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(h.serversOf().map((s) => s.uuid)).toEqual([older]);
+  });
+
+  test('CreateMachine writes when it requested the server into its meta (the twin rule reads it back)', async () => {
+    const before = Date.now();
+    await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-when'));
+    const at = Date.parse(String(h.serversOf()[0]!.meta?.['mcm-grpc-driver.io/created-at']));
+    expect(at).toBeGreaterThanOrEqual(before - 1);
+    expect(at).toBeLessThanOrEqual(Date.now());
+  });
+
+  test('two servers for one Machine without the created-at marker (made by hand or an older driver): the same one for every caller, the other is removed, nothing is created', async () => {
     const uuids = [0, 1].map(() => (h.fake.seedServer({ owner: ALICE, name: 'alpha-worker-z1-dup', meta: ours('alpha-worker-z1-dup') }) as { uuid: string }).uuid).sort();
     const status = await h.client.call<Status>('GetMachineStatus', h.request('alpha-worker-z1-dup'));
     expect(status.providerId).toBe(`cloudsigma://${uuids[0]}`);
@@ -231,6 +255,27 @@ describe('delete: stop, wait, delete with the boot drive the driver made', () =>
     // Then, once the server answers 404, the boot drive's DELETE is repeated until it is gone (deletion is asynchronous).
     expect(writes.slice(0, 2)).toEqual(['POST stop', 'DELETE all_drives']);
     expect(writes.slice(2).every((w) => w === 'DELETE ')).toBe(true);
+    expect(h.fake.servers()).toHaveLength(0);
+    expect(h.drivesOf()).toHaveLength(0);
+  });
+
+  test('a stop slower than the driver\'s delete timeout: DeadlineExceeded from the driver, no DELETE yet; the next DeleteMachine deletes the server and the boot drive goes', async () => {
+    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-slow'));
+    h.fake.setTiming({ stoppedAfterMs: 1_200 });
+    await h.use({ timings: { deleteTimeoutMs: 300 } });
+    try {
+      h.fake.requests.length = 0;
+      const err = await callError(h.client.call('DeleteMachine', h.request('alpha-worker-z1-slow', { providerID: created.providerId })));
+      expect(err.code).toBe(MachineCode.DeadlineExceeded);
+      expect(err.details).toContain('a step its deletion needs first');
+      // One stop request; while the server is stopping it is left alone, and no DELETE went out.
+      const writes = h.fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.query.do ?? r.query.recurse ?? ''}`);
+      expect(writes).toEqual(['POST stop']);
+      expect(h.serversOf()).toHaveLength(1);
+    } finally {
+      await h.useDefaults();
+    }
+    await h.client.call('DeleteMachine', h.request('alpha-worker-z1-slow', { providerID: created.providerId }));
     expect(h.fake.servers()).toHaveLength(0);
     expect(h.drivesOf()).toHaveLength(0);
   });

@@ -138,6 +138,7 @@ test('every providerSpec field reaches the clone and create bodies, as the API w
     'kubernetes.io/machineclass': 'alpha-worker-z1',
     'mcm-grpc-driver.io/cluster': 'shoot--garden--alpha',
     'mcm-grpc-driver.io/boot-drive': drive!.uuid,
+    'mcm-grpc-driver.io/created-at': expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     ssh_public_key: SSH_KEY,
     'cloudinit-user-data': Buffer.from(USER_DATA).toString('base64'),
     base64_fields: 'cloudinit-user-data',

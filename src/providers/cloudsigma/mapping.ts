@@ -3,6 +3,7 @@ import type { MachineClassRef, MachineRef, NodeAddress, VmRecord, VmState } from
 import {
   BASE64_FIELDS_KEY,
   BOOT_DRIVE_KEY,
+  CREATED_AT_KEY,
   CLUSTER_KEY,
   MACHINE_CLASS_KEY,
   MACHINE_KEY,
@@ -64,8 +65,14 @@ export function createServerBody(
   bootDriveUuid: string,
   vncPassword: string,
   userData: Buffer | undefined,
+  requestedAt: Date = new Date(),
 ): CreateServerBody {
-  const meta: Record<string, string> = { ...spec.meta, ...markers(machine.name, cls), [BOOT_DRIVE_KEY]: bootDriveUuid };
+  const meta: Record<string, string> = {
+    ...spec.meta,
+    ...markers(machine.name, cls),
+    [BOOT_DRIVE_KEY]: bootDriveUuid,
+    [CREATED_AT_KEY]: requestedAt.toISOString(),
+  };
   if (spec.sshPublicKey) meta[SSH_PUBLIC_KEY_KEY] = spec.sshPublicKey;
   if (userData && userData.length > 0) {
     meta[USER_DATA_KEY] = userData.toString('base64');
@@ -113,12 +120,15 @@ export function createServerBody(
 export function toVmRecord(server: CloudSigmaServer): VmRecord {
   const state = vmState(server.status);
   const machineName = server.meta?.[MACHINE_KEY];
+  const createdAt = server.meta?.[CREATED_AT_KEY];
   return {
     providerId: formatProviderId(server.uuid),
     machineName: typeof machineName === 'string' && machineName !== '' ? machineName : undefined,
     state,
     failureMessage: state === 'failed' ? `the server is ${server.status} (CloudSigma: reached through an illegal operation; it does not run again by itself)` : undefined,
     addresses: addresses(server),
+    // The API gives no creation time: the one the driver wrote at create (markers.ts CREATED_AT_KEY), if readable.
+    ...(typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) ? { createdAt } : {}),
   };
 }
 

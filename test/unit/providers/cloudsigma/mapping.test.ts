@@ -35,13 +35,15 @@ test('byte sizes: integers are bytes, Ki/Mi/Gi/Ti are binary', () => {
 });
 
 test('the markers, boot drive and cloud-init keys win over user meta; user data is base64 with base64_fields', () => {
-  const body = createServerBody({ ...spec, meta: { 'kubernetes.io/machine': 'evil', team: 'x' } }, machine, cls, D, 'vnc-pass-1234', Buffer.from('#cloud-config'));
+  const at = new Date('2026-01-02T03:04:05.678Z');
+  const body = createServerBody({ ...spec, meta: { 'kubernetes.io/machine': 'evil', team: 'x' } }, machine, cls, D, 'vnc-pass-1234', Buffer.from('#cloud-config'), at);
   expect(body.meta).toEqual({
     team: 'x',
     'kubernetes.io/machine': 'm-1',
     'kubernetes.io/machineclass': 'cls',
     'mcm-grpc-driver.io/cluster': 'shoot--a--b',
     'mcm-grpc-driver.io/boot-drive': D,
+    'mcm-grpc-driver.io/created-at': '2026-01-02T03:04:05.678Z',
     'cloudinit-user-data': Buffer.from('#cloud-config').toString('base64'),
     base64_fields: 'cloudinit-user-data',
   });
@@ -74,6 +76,10 @@ test('a VmRecord names its Machine only by a non-empty marker; runtime NIC IPs b
   ]);
   expect(toVmRecord({ uuid: S, meta: { 'kubernetes.io/machine': '' } }).machineName).toBeUndefined();
   expect(toVmRecord({ uuid: S, meta: null }).machineName).toBeUndefined();
+  // CloudSigma gives no creation time: the driver's created-at marker is read back, anything unreadable is left out.
+  expect(toVmRecord({ uuid: S, meta: { 'mcm-grpc-driver.io/created-at': '2026-01-02T03:04:05.678Z' } }).createdAt).toBe('2026-01-02T03:04:05.678Z');
+  expect(toVmRecord({ uuid: S, meta: { 'mcm-grpc-driver.io/created-at': 'yesterday' } })).not.toHaveProperty('createdAt');
+  expect(toVmRecord({ uuid: S, meta: {} })).not.toHaveProperty('createdAt');
   expect(toVmRecord({ uuid: S, status: 'paused' }).failureMessage).toContain('paused');
 });
 
