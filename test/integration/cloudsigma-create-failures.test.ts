@@ -1,4 +1,4 @@
-// A failure at each create step (clone, drive wait, create, start, running wait): nothing this
+// A failure at each create step (clone, the driver's wait for the clone, create, start, running wait): nothing this
 // call made is left behind (or, if removing it fails too, the error and lastKnownState say what is
 // left and where), and the next CreateMachine converges to exactly one running server with one
 // boot drive. Against the fake behind `prism proxy specs/cloudsigma.yaml --errors`.

@@ -186,7 +186,7 @@ export class CloudSigmaProvider implements CloudProvider {
 interface Made {
   drive?: string;
   server?: string;
-  /** Keep the drive for the next call (a slow clone, a create whose outcome is unknown, or no capacity). */
+  /** Keep the drive for the next call (a create whose outcome is unknown, a retryable refusal, or no capacity; a clone in progress is answered as StepInProgress, not failed). */
   keepDrive?: boolean;
   /** Keep the stopped server for the next call (its start found no capacity): the next call starts it. */
   keepServer?: boolean;

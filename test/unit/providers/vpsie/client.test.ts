@@ -84,7 +84,7 @@ test('delete sends identifier, password and reason in the body; already gone is 
   const session = await provider().open(cls, secret(), 'create');
   await session.delete('vpsie://id-1', signal());
   expect(body).toEqual({ vmIdentifier: 'id-1', password: 'pw', deleteStatistic: { reason: 'no longer needed', note: expect.any(String) } });
-  await expect(session.delete('vpsie://id-1', signal())).resolves.toBeUndefined();
+  await expect(session.delete('vpsie://id-1', signal())).resolves.toBe('requested');
 });
 
 test('endpoint: the Secret’s api-endpoint, else the option, else env VPSIE_API_ENDPOINT, else VPSie’s', async () => {
@@ -126,7 +126,7 @@ test('get and delete: a non-404 "not found" answer is gone (the list agreeing); 
     .delete('/apps/v2/vm').reply(400, { error: true, message: 'Invalid request' });
   const session = await provider().open(cls, secret(), 'create');
   expect(await session.get('vpsie://id-9', signal())).toBeUndefined();
-  await expect(session.delete('vpsie://id-9', signal())).resolves.toBeUndefined();
+  await expect(session.delete('vpsie://id-9', signal())).resolves.toBe('requested');
   expect(asMachineError(await failure(session.get('vpsie://id-8', signal()))).code).toBe(MachineCode.InvalidArgument);
   expect(asMachineError(await failure(session.delete('vpsie://id-8', signal()))).code).toBe(MachineCode.InvalidArgument);
   expect(nock.pendingMocks()).toHaveLength(0);
