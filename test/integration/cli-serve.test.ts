@@ -93,7 +93,10 @@ test('SIGTERM lets an in-flight CreateMachine finish, then exits 0', async () =>
   const client = new DriverServiceClient(s.grpc);
   try {
     const pending = client.call<{ providerId: string }>('CreateMachine', request('alpha-worker-z1-term'));
-    await new Promise((r) => setTimeout(r, 400));
+    // SIGTERM once the server exists (its create took effect), not after a fixed time: the first call of a cloud
+    // loads its adapter, which takes longer than any fixed pause on a loaded machine.
+    for (let i = 0; i < 600 && fake.servers().length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(fake.servers()).toHaveLength(1);
     s.proc.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
     expect((await fetch(`${s.http}/readyz`).catch(() => ({ status: 0 }))).status).not.toBe(200);
@@ -113,7 +116,10 @@ test('when the grace period ends first, the call is answered Unavailable with la
   const client = new DriverServiceClient(s.grpc);
   try {
     const pending = client.call('CreateMachine', request('alpha-worker-z1-grace'));
-    await new Promise((r) => setTimeout(r, 400));
+    // SIGTERM once the server exists (its create took effect), not after a fixed time: the first call of a cloud
+    // loads its adapter, which takes longer than any fixed pause on a loaded machine.
+    for (let i = 0; i < 600 && fake.servers().length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(fake.servers()).toHaveLength(1);
     s.proc.kill('SIGTERM');
     const err = await pending.then(
       () => undefined,
