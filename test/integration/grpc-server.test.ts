@@ -44,8 +44,8 @@ const scriptedSession: CloudSession = {
   async delete() {
     if (nextFailure) throw nextFailure;
   },
-  async list() {
-    return [];
+  async *list() {
+    yield [];
   },
 };
 

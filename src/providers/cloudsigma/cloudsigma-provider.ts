@@ -4,7 +4,7 @@ import { MachineCode } from '../../driver/codes.js';
 import { NoVmRequestedError, mayHaveTakenEffect } from '../../driver/create-outcome.js';
 import { asMachineError } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, CreateHooks, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import type { CloudProvider, CloudSession, CreateHooks, ListedVm, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudApiError, isCloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
@@ -23,6 +23,7 @@ import {
   isCapacityProblem,
   isConcurrencyRefusal,
   randomVncPassword,
+  toListedVm,
   toVmRecord,
 } from './mapping.js';
 import { BOOT_DRIVE_KEY, CLUSTER_KEY, MACHINE_CLASS_KEY, MACHINE_KEY, bootDriveName, hasMarkers } from './markers.js';
@@ -226,12 +227,19 @@ class CloudSigmaSession implements CloudSession {
     return (await this.serversOfMachine(machineName, signal)).map((s) => this.record(s));
   }
 
-  async list(signal: AbortSignal): Promise<VmRecord[]> {
+  /** Page by page (CloudSigmaApi.listServerPages): the acting user's servers with this cluster's and this class's markers. */
+  async *list(signal: AbortSignal): AsyncIterable<ListedVm[]> {
     const wanted = { ...this.clusterMarkers, [MACHINE_CLASS_KEY]: this.machineClass.name };
-    const servers = await this.own(await this.api.listServers(signal), signal);
-    return servers
-      .filter((s) => hasMarkers(s.meta, wanted) && typeof s.meta?.[MACHINE_KEY] === 'string' && s.meta[MACHINE_KEY] !== '')
-      .map((s) => this.record(s));
+    for await (const page of this.api.listServerPages(signal)) {
+      const out: ListedVm[] = [];
+      for (const s of await this.own(page, signal)) {
+        if (!hasMarkers(s.meta, wanted) || typeof s.meta?.[MACHINE_KEY] !== 'string' || s.meta[MACHINE_KEY] === '') continue;
+        // One whose deletion this process started counts as deleting until it answers 404 (as record() does).
+        const vm = toListedVm(s);
+        out.push(this.api.deletionStarted.has(s.uuid) ? { ...vm, state: 'deleting' } : vm);
+      }
+      yield out;
+    }
   }
 
   /**

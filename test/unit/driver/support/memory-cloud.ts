@@ -77,6 +77,7 @@ export class MemoryCloud {
   }
 
   session(): CloudSession {
+    const cloud = this;
     const byId = (providerId: string) => this.live().find((v) => `mem://${v.id}` === providerId);
     return {
       get: async (providerId) => {
@@ -91,7 +92,10 @@ export class MemoryCloud {
           .filter((v) => v.createdAtMs + this.knobs.listLagMs <= now && (v.deletedAtMs === undefined || v.deletedAtMs + this.knobs.listLagMs > now))
           .map((v) => this.record(v));
       },
-      list: async () => this.live().filter((v) => v.cluster === this.cluster).map((v) => this.record(v)),
+      // One page: the memory cloud has no paging.
+      list: async function* (this: void) {
+        yield cloud.live().filter((v) => v.cluster === cloud.cluster).map((v) => cloud.record(v));
+      },
       create: async (machine: MachineRef, _signal, hooks) => {
         if (this.knobs.stepBeforeVmMs > 0) {
           await new Promise((r) => setTimeout(r, this.knobs.stepBeforeVmMs));

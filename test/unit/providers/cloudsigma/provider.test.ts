@@ -1,6 +1,7 @@
 import nock from 'nock';
 import { isolateNock } from '../../nock-isolation.js';
 import { CloudSigmaProvider } from '../../../../src/providers/cloudsigma/cloudsigma-provider.js';
+import { listed } from '../../../support/listed.js';
 
 isolateNock();
 afterEach(() => {
@@ -26,7 +27,7 @@ test('the API host is https://{location}.cloudsigma.com/api/2.0/ by default, wit
     .matchHeader('authorization', `Basic ${Buffer.from('a@example.com:pw-123456').toString('base64')}`)
     .reply(200, emptyList);
   const session = await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret({ ...basic, location: 'fra' }), 'manage');
-  expect(await session.list(signal)).toEqual([]);
+  expect(await listed(session.list(signal))).toEqual([]);
   expect(scope.isDone()).toBe(true);
 });
 
@@ -42,17 +43,17 @@ test('impersonating, the API host is direct.{location} (kube-dc: tokens of the s
     secret({ location: 'zrh', 'oauth-client-id': 'p', 'oauth-client-secret': 'ps-123456', 'impersonate-user': 'sub@example.com' }),
     'manage',
   );
-  expect(await session.list(signal)).toEqual([]);
+  expect(await listed(session.list(signal))).toEqual([]);
   expect(nock.pendingMocks()).toHaveLength(0);
 });
 
 test('env CLOUDSIGMA_API_ENDPOINT ({location} replaced) overrides the default; a Secret’s api-endpoint overrides both', async () => {
   process.env.CLOUDSIGMA_API_ENDPOINT = 'https://{location}.partner.test/api/2.0';
   const env = nock('https://zrh.partner.test').get('/api/2.0/servers/detail/').query(true).reply(200, emptyList);
-  await (await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret(basic), 'manage')).list(signal);
+  await listed((await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret(basic), 'manage')).list(signal));
   expect(env.isDone()).toBe(true);
   const own = nock('https://ec.servecentric.test').get('/api/2.0/servers/detail/').query(true).reply(200, emptyList);
-  await (await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret({ ...basic, 'api-endpoint': 'https://ec.servecentric.test/api/2.0/' }), 'manage')).list(signal);
+  await listed((await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret({ ...basic, 'api-endpoint': 'https://ec.servecentric.test/api/2.0/' }), 'manage')).list(signal));
   expect(own.isDone()).toBe(true);
 });
 
