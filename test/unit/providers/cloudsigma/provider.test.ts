@@ -64,3 +64,20 @@ test('the provider offers its schemas and reads only CloudSigma CSI volumes', ()
   expect(p.volumeId({ csi: { driver: 'other', volumeHandle: 'd-1' } })).toBeUndefined();
   expect(p.volumeId({})).toBeUndefined();
 });
+
+test('list hands out one page at a time: the next page is asked for only when the caller wants it; only own servers with both markers', async () => {
+  const me = '11111111-1111-4111-8111-111111111111';
+  const meta = (machine: string) => ({ 'kubernetes.io/machine': machine, 'kubernetes.io/machineclass': 'worker', 'mcm-grpc-driver.io/cluster': 'shoot--a--b' });
+  const server = (n: number, owner = me, m: Record<string, string> = meta(`m-${n}`)) => ({ uuid: `00000000-0000-4000-8000-00000000000${n}`, status: 'running', owner: { uuid: owner }, meta: m });
+  const api = nock('https://zrh.cloudsigma.com/api/2.0')
+    .get('/profile/').reply(200, { uuid: me })
+    .get('/servers/detail/').query((q) => q.offset === '0').reply(200, { meta: { total_count: 4 }, objects: [server(1), server(2, 'someone-else')] })
+    .get('/servers/detail/').query((q) => q.offset === '2').reply(200, { meta: { total_count: 4 }, objects: [server(3, me, { ...meta('m-3'), 'kubernetes.io/machineclass': 'other' }), server(4)] });
+  const session = await new CloudSigmaProvider({ retry: { limit: 0 }, pageSize: 2 }).open(cls(), secret(basic), 'manage');
+  const pages = session.list(signal)[Symbol.asyncIterator]();
+  expect((await pages.next()).value).toEqual([{ providerId: 'cloudsigma://00000000-0000-4000-8000-000000000001', machineName: 'm-1', state: 'running' }]);
+  expect(api.pendingMocks()).toHaveLength(1);
+  expect((await pages.next()).value).toEqual([{ providerId: 'cloudsigma://00000000-0000-4000-8000-000000000004', machineName: 'm-4', state: 'running' }]);
+  expect((await pages.next()).done).toBe(true);
+  expect(api.isDone()).toBe(true);
+});
