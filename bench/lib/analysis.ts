@@ -80,7 +80,7 @@ Spawn → SERVING took ${fmtSpread(r.coldStart.startMs, (v) => v.toFixed(0))} ms
     });
     out.push(`### ListMachines memory
 
-VmHWM before → after the largest list: ${rows.join('; ')}. ${FIXED('the adapter holds the whole cloud answer (its JSON text and the parsed objects) and the VM records and the gRPC answer at once; a streaming parse of the cloud answer would lower the peak.')}`);
+VmHWM before → after the largest list: ${rows.join('; ')}. ${FIXED('ListMachines reads a listing page by page (provider.ts list) and keeps three fields per VM, so a paginated cloud (CloudSigma 500, VPSie 1,000 per page) holds one page of the cloud\'s answer at a time; STACKIT answers the whole list in one response, whose body (got\'s chunks, its Buffer and its string) and parsed objects are held at once; the gRPC answer (protobufjs writer operations) comes on top at the end.')}`);
   }
 
   const growth = r.lists?.filter((l) => l.sizes.length >= 2);

@@ -74,7 +74,7 @@ export async function runListScaleStackit(o: ListScaleOptions): Promise<ListClou
 /** How each adapter reads a listing (src/providers/<cloud>/), for the table heading. */
 const PAGINATION: Record<string, string> = {
   CLOUDSIGMA: 'limit/offset pages of 500 ordered by uuid, the adapter\'s default: 2 requests at 1,000 VMs, 100 at 50,000',
-  VPSIE: 'none: one GET /vm?projectId=… answers every VM of the project',
+  VPSIE: 'offset/limit pages of 1,000 (GET /vm?projectId=…), the adapter\'s PAGE_SIZE: 1 request at 1,000 VMs, 50 at 50,000',
 };
 
 export interface E2eCloud {

@@ -255,10 +255,14 @@ export class MachineDriver {
       return {};
     }
     try {
-      const vms = await session.list(signal);
+      // Page by page (provider.ts list): only the answer grows with the listing.
       const result: Record<string, string> = {};
-      for (const vm of vms) {
-        if (vm.machineName && vm.state !== 'deleting') result[vm.providerId] = vm.machineName;
+      for await (const page of session.list(signal)) {
+        for (const vm of page) {
+          // The later entry of a VM listed twice wins: one whose deletion began meanwhile is left out.
+          if (vm.machineName && vm.state !== 'deleting') result[vm.providerId] = vm.machineName;
+          else delete result[vm.providerId];
+        }
       }
       return result;
     } catch (err) {

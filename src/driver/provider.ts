@@ -53,6 +53,12 @@ export interface VmRecord {
   createdAt?: string;
 }
 
+/**
+ * One VM of a ListMachines listing: only what the answer needs (no addresses,
+ * no failure detail), so a listing of 50,000 VMs keeps three short fields per VM.
+ */
+export type ListedVm = Pick<VmRecord, 'providerId' | 'machineName' | 'state'>;
+
 /** What a multi-step create tells MachineDriver while it runs. */
 export interface CreateHooks {
   /**
@@ -134,8 +140,16 @@ export interface CloudSession {
    * credentials may not touch is PermissionDenied, never gone.
    */
   delete(providerId: string, signal: AbortSignal): Promise<DeleteProgress>;
-  /** VMs with this cluster's and this class's markers. */
-  list(signal: AbortSignal): Promise<VmRecord[]>;
+  /**
+   * VMs with this cluster's and this class's markers, one page at a time as the
+   * cloud answers them: ListMachines writes each page into its answer and
+   * drops it before the next is read, so neither the cloud's objects nor a
+   * record per VM of the whole listing are held at once (issue 15: 50,000
+   * VMs). The next page is asked for only when the caller wants it. A VM may
+   * come again in a later page (a listing read again while it changed): the
+   * later entry is the one that counts.
+   */
+  list(signal: AbortSignal): AsyncIterable<readonly ListedVm[]>;
   /**
    * Only for clouds whose VMs do not boot by themselves (CloudSigma): asks the
    * cloud to start a VM in state 'stopped'. With it, a stopped VM counts as

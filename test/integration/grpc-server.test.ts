@@ -45,8 +45,8 @@ const scriptedSession: CloudSession = {
     if (nextFailure) throw nextFailure;
     return 'requested' as const;
   },
-  async list() {
-    return [];
+  async *list() {
+    yield [];
   },
 };
 

@@ -27,3 +27,21 @@ test('a listing that ignores the selector: look-alikes are not listed, adopted o
   const requests = kit.requests().filter((r) => r.method === 'GET' && /\/servers$/.test(r.path));
   expect(requests.length).toBeGreaterThan(0);
 });
+
+test('ListMachines lists without details (no userData, no NICs: the v2 spec shows them only with details); the lookup by Machine keeps them', async () => {
+  kit.reset();
+  const machine = 'alpha-worker-z1-details';
+  await kit.call('CreateMachine', kit.request(machine));
+  const before = kit.requests().length;
+  const listed = (await kit.call<{ machineList: Record<string, string> }>('ListMachines', kit.listRequest())).machineList;
+  expect(Object.values(listed)).toContain(machine);
+  const lists = kit.requests().slice(before).filter((r) => r.method === 'GET' && /\/servers$/.test(r.path));
+  expect(lists.map((r) => r.query.details)).toEqual(['false']);
+  // CreateMachine of a Machine whose VM exists finds it by its markers, with its addresses (details=true).
+  const adoptFrom = kit.requests().length;
+  await kit.call('CreateMachine', kit.request(machine));
+  const lookups = kit.requests().slice(adoptFrom).filter((r) => r.method === 'GET' && /\/servers$/.test(r.path));
+  expect(lookups.length).toBeGreaterThan(0);
+  expect(lookups.every((r) => r.query.details === 'true')).toBe(true);
+  await kit.call('DeleteMachine', kit.request(machine));
+});

@@ -72,6 +72,15 @@ export class CloudSigmaApi {
     return this.listAll<CloudSigmaServer>('list servers', 'servers/detail/', {}, signal);
   }
 
+  /**
+   * The same listing page by page, each page asked for when the caller wants
+   * it (ListMachines holds one page, not 50,000 servers); after a changed
+   * total_count the listing comes again (pages), later pages win.
+   */
+  listServerPages(signal: AbortSignal): AsyncIterable<CloudSigmaServer[]> {
+    return this.pages<CloudSigmaServer>('list servers', 'servers/detail/', {}, signal);
+  }
+
   /** undefined when the server does not exist (404). A 403 (exists, not ours to see) is thrown. */
   async getServer(uuid: string, signal: AbortSignal): Promise<CloudSigmaServer | undefined> {
     try {
@@ -195,31 +204,36 @@ export class CloudSigmaApi {
     return drive;
   }
 
-  /**
-   * Pages through a listing with limit/offset until meta.total_count objects
-   * were read (pagination.rst), ordered by uuid so pages do not overlap. If
-   * total_count changed meanwhile (servers made or deleted), objects may have
-   * moved between pages: the listing is read again, and what every attempt
-   * saw is merged, so nothing that existed throughout is missed.
-   */
+  /** What every attempt of `pages` saw, by uuid (a later attempt's object wins). */
   private async listAll<T extends { uuid: string }>(operation: string, path: string, filters: Record<string, string>, signal: AbortSignal): Promise<T[]> {
     const seen = new Map<string, T>();
-    for (let attempt = 1; attempt <= LIST_ATTEMPTS; attempt++) {
-      const { objects, stable } = await this.readPages<T>(operation, path, filters, signal);
-      for (const o of objects) seen.set(o.uuid, o);
-      if (stable) return [...seen.values()];
-      logger.debug('cloudsigma listing changed while it was read, reading it again', { operation, attempt });
-    }
+    for await (const page of this.pages<T>(operation, path, filters, signal)) for (const o of page) seen.set(o.uuid, o);
     return [...seen.values()];
   }
 
-  private async readPages<T extends { uuid: string }>(
+  /**
+   * Pages through a listing with limit/offset until meta.total_count objects
+   * were read (pagination.rst), ordered by uuid so pages do not overlap, each
+   * page handed on as it arrives. If total_count changed meanwhile (servers
+   * made or deleted), objects may have moved between pages: the listing is
+   * read again and its pages are handed on again, so a caller that keeps what
+   * every attempt saw misses nothing that existed throughout.
+   */
+  private async *pages<T extends { uuid: string }>(operation: string, path: string, filters: Record<string, string>, signal: AbortSignal): AsyncGenerator<T[], void> {
+    for (let attempt = 1; attempt <= LIST_ATTEMPTS; attempt++) {
+      const stable = yield* this.readPages<T>(operation, path, filters, signal);
+      if (stable) return;
+      logger.debug('cloudsigma listing changed while it was read, reading it again', { operation, attempt });
+    }
+  }
+
+  /** One read of a listing, page by page; answers whether total_count held still throughout. */
+  private async *readPages<T extends { uuid: string }>(
     operation: string,
     path: string,
     filters: Record<string, string>,
     signal: AbortSignal,
-  ): Promise<{ objects: T[]; stable: boolean }> {
-    const objects: T[] = [];
+  ): AsyncGenerator<T[], boolean> {
     let offset = 0;
     let firstTotal: number | undefined;
     let stable = true;
@@ -240,13 +254,13 @@ export class CloudSigmaApi {
         firstTotal ??= total;
         if (total !== firstTotal) stable = false;
       }
-      objects.push(...items.filter((o) => typeof o?.uuid === 'string'));
       offset += items.length;
+      yield items.filter((o) => typeof o?.uuid === 'string');
       // The API may answer fewer than `limit` objects per page: total_count decides when the listing is complete.
       const done = items.length === 0 || (typeof total === 'number' ? offset >= total : items.length < this.pageSize);
       if (done) {
         if (typeof total === 'number' && offset < total) stable = false;
-        return { objects, stable };
+        return stable;
       }
     }
     throw new MachineError(MachineCode.Unavailable, `CloudSigma ${operation}: the listing did not end after ${MAX_PAGES} pages`);

@@ -8,6 +8,7 @@ import type {
   CloudSession,
   CreateHooks,
   DeleteProgress,
+  ListedVm,
   MachineClassRef,
   MachineRef,
   SecretData,
@@ -34,6 +35,7 @@ import {
   isCapacityProblem,
   isConcurrencyRefusal,
   randomVncPassword,
+  toListedVm,
   toVmRecord,
 } from './mapping.js';
 import { BOOT_DRIVE_KEY, CLUSTER_KEY, MACHINE_CLASS_KEY, MACHINE_KEY, bootDriveName, hasMarkers } from './markers.js';
@@ -217,12 +219,19 @@ class CloudSigmaSession implements CloudSession {
     return (await this.serversOfMachine(machineName, signal)).map((s) => this.record(s));
   }
 
-  async list(signal: AbortSignal): Promise<VmRecord[]> {
+  /** Page by page (CloudSigmaApi.listServerPages): the acting user's servers with this cluster's and this class's markers. */
+  async *list(signal: AbortSignal): AsyncIterable<ListedVm[]> {
     const wanted = { ...this.clusterMarkers, [MACHINE_CLASS_KEY]: this.machineClass.name };
-    const servers = await this.own(await this.api.listServers(signal), signal);
-    return servers
-      .filter((s) => hasMarkers(s.meta, wanted) && typeof s.meta?.[MACHINE_KEY] === 'string' && s.meta[MACHINE_KEY] !== '')
-      .map((s) => this.record(s));
+    for await (const page of this.api.listServerPages(signal)) {
+      const out: ListedVm[] = [];
+      for (const s of await this.own(page, signal)) {
+        if (!hasMarkers(s.meta, wanted) || typeof s.meta?.[MACHINE_KEY] !== 'string' || s.meta[MACHINE_KEY] === '') continue;
+        // One whose deletion this process started counts as deleting until it answers 404 (as record() does).
+        const vm = toListedVm(s);
+        out.push(this.api.deletionStarted.has(s.uuid) ? { ...vm, state: 'deleting' } : vm);
+      }
+      yield out;
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { MachineClassRef, MachineRef, NodeAddress, VmRecord, VmState } from '../../driver/provider.js';
+import type { ListedVm, MachineClassRef, MachineRef, NodeAddress, VmRecord, VmState } from '../../driver/provider.js';
 import {
   BASE64_FIELDS_KEY,
   BOOT_DRIVE_KEY,
@@ -130,6 +130,12 @@ export function toVmRecord(server: CloudSigmaServer): VmRecord {
     // The API gives no creation time: the one the driver wrote at create (markers.ts CREATED_AT_KEY), if readable.
     ...(typeof createdAt === 'string' && !Number.isNaN(Date.parse(createdAt)) ? { createdAt } : {}),
   };
+}
+
+/** What ListMachines reads of a server: its ID, the Machine its meta names, its state. */
+export function toListedVm(server: CloudSigmaServer): ListedVm {
+  const machineName = server.meta?.[MACHINE_KEY];
+  return { providerId: formatProviderId(server.uuid), machineName: typeof machineName === 'string' && machineName !== '' ? machineName : undefined, state: vmState(server.status) };
 }
 
 /**

@@ -46,12 +46,19 @@ export class IaasClient {
     }
   }
 
-  async listServers(labelSelector: string, signal: AbortSignal): Promise<StackitServer[]> {
+  /**
+   * `details: false` leaves out what a listing by markers does not read: the
+   * v2 spec (ListServers, Server) shows nics, userData and serviceAccountMails
+   * "only when detailed information is requested", while labels and status are
+   * always there. userData is each server's base64 cloud-init, kilobytes per
+   * server, so ListMachines asks without it.
+   */
+  async listServers(labelSelector: string, signal: AbortSignal, options: { details: boolean } = { details: true }): Promise<StackitServer[]> {
     const res = await this.http.request<{ items?: StackitServer[] }>({
       operation: 'list servers',
       method: 'GET',
       path: this.servers,
-      searchParams: { details: true, label_selector: labelSelector },
+      searchParams: { details: options.details, label_selector: labelSelector },
       signal,
     });
     // A listing without `items` (required by the spec; e.g. HTTP 200 with an error body) is not "no servers":

@@ -1,5 +1,5 @@
 import { MachineCode } from '../../driver/codes.js';
-import type { MachineClassRef, MachineRef, NodeAddress, VmRecord, VmState } from '../../driver/provider.js';
+import type { ListedVm, MachineClassRef, MachineRef, NodeAddress, VmRecord, VmState } from '../../driver/provider.js';
 import { CLUSTER_LABEL, MACHINE_CLASS_LABEL, MACHINE_LABEL } from './markers.js';
 import { formatProviderId } from './provider-id.js';
 import type { CreateServerPayload, StackitNic, StackitProviderSpec, StackitServer } from './types.js';
@@ -54,6 +54,11 @@ export function toVmRecord(server: StackitServer, projectId: string): VmRecord {
     addresses: addresses(server),
     createdAt: server.createdAt,
   };
+}
+
+/** What ListMachines reads of a server: its ID, the Machine its label names, its state. */
+export function toListedVm(server: StackitServer, projectId: string): ListedVm {
+  return { providerId: formatProviderId(projectId, server.id), machineName: server.labels?.[MACHINE_LABEL], state: vmState(server.status) };
 }
 
 /** Status values are prose in the spec, not an enum: anything unknown counts as still changing. */

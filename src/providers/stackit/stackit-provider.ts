@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MachineCode } from '../../driver/codes.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, DeleteProgress, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import type { CloudProvider, CloudSession, DeleteProgress, ListedVm, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
@@ -10,13 +10,13 @@ import { logger } from '../../observability/logger.js';
 import { ClientCache, collect, decodeSecret, firstSet } from '../kit/index.js';
 import { withAllowedAddresses } from './allowed-addresses.js';
 import { IaasClient } from './iaas-client.js';
-import { createServerPayload, hasLabels, isCapacityProblem, nicAddresses, toVmRecord } from './mapping.js';
+import { createServerPayload, hasLabels, isCapacityProblem, nicAddresses, toListedVm, toVmRecord } from './mapping.js';
 import { type ClusterMarker, MACHINE_CLASS_LABEL, MACHINE_LABEL, clusterMarker, labelSelector } from './markers.js';
 import { parseProviderId } from './provider-id.js';
 import providerSpecSchema from './provider-spec.schema.json' with { type: 'json' };
 import secretSchema from './secret.schema.json' with { type: 'json' };
 import serviceAccountKeySchema from './service-account-key.schema.json' with { type: 'json' };
-import type { ServiceAccountKey, StackitProviderSpec, StackitSecret } from './types.js';
+import type { ServiceAccountKey, StackitProviderSpec, StackitSecret, StackitServer } from './types.js';
 import { dropUnset } from './unset-fields.js';
 
 export const DEFAULT_IAAS_ENDPOINT = 'https://iaas.api.stackit.cloud';
@@ -167,8 +167,11 @@ class StackitSession implements CloudSession {
     return 'requested';
   }
 
-  async list(signal: AbortSignal): Promise<VmRecord[]> {
-    return this.listByLabels({ [MACHINE_CLASS_LABEL]: this.machineClass.name, [this.cluster.key]: this.cluster.value }, signal);
+  /** IaaS v2 answers a listing in one response (no paging in ListServers): one page. */
+  async *list(signal: AbortSignal): AsyncIterable<ListedVm[]> {
+    const wanted = { [MACHINE_CLASS_LABEL]: this.machineClass.name, [this.cluster.key]: this.cluster.value };
+    // Mapped in the same expression: no local keeps the parsed servers alive while the page is consumed.
+    yield listedVms(await this.iaas.listServers(labelSelector(wanted), signal, { details: false }), wanted, this.projectId);
   }
 
   /**
@@ -202,17 +205,26 @@ class StackitSession implements CloudSession {
     return { ...vm, addresses: mergeAddresses(nicAddresses(result), vm.addresses) };
   }
 
-  /**
-   * The label_selector narrows the listing on the server; the labels are
-   * checked again here so a selector the API ignores or reads differently can
-   * never put a foreign server into a result MCM may delete from.
-   */
+  /** The servers carrying `wanted` (isListed), with their addresses (details=true). */
   private async listByLabels(wanted: Record<string, string>, signal: AbortSignal): Promise<VmRecord[]> {
     const servers = await this.iaas.listServers(labelSelector(wanted), signal);
-    return servers
-      .filter((s) => hasLabels(s, wanted) && s.labels?.[MACHINE_LABEL])
-      .map((s) => toVmRecord(s, this.projectId));
+    return servers.filter((s) => isListed(s, wanted)).map((s) => toVmRecord(s, this.projectId));
   }
+}
+
+/**
+ * The label_selector narrows the listing on the server; the labels are checked
+ * again here so a selector the API ignores or reads differently can never put
+ * a foreign server into a result MCM may delete from.
+ */
+function isListed(server: StackitServer, wanted: Record<string, string>): boolean {
+  return hasLabels(server, wanted) && Boolean(server.labels?.[MACHINE_LABEL]);
+}
+
+function listedVms(servers: readonly StackitServer[], wanted: Record<string, string>, projectId: string): ListedVm[] {
+  const out: ListedVm[] = [];
+  for (const s of servers) if (isListed(s, wanted)) out.push(toListedVm(s, projectId));
+  return out;
 }
 
 /** NIC addresses first; a public IP the server listing reported stays (NICs do not carry it). */

@@ -129,6 +129,15 @@ export class VpsieClient {
    * so it never blocks anything. A VM that moved between pages is kept once.
    */
   async listVms(projectId: string | number, signal: AbortSignal): Promise<VmData[]> {
+    return this.all(this.pages<VmData>(this.options.vmHttp, 'list vms', 'vm', { projectId: String(projectId) }, signal, isVmData));
+  }
+
+  /**
+   * The same listing page by page, each page asked for when the caller wants
+   * it (ListMachines holds one page, not 50,000 VMs). A VM that moved between
+   * pages may come twice.
+   */
+  listVmPages(projectId: string | number, signal: AbortSignal): AsyncIterable<VmData[]> {
     return this.pages<VmData>(this.options.vmHttp, 'list vms', 'vm', { projectId: String(projectId) }, signal, isVmData);
   }
 
@@ -181,10 +190,12 @@ export class VpsieClient {
    * (ListScriptRoot.Total), so it is paged like the VM list.
    */
   async listScripts(signal: AbortSignal): Promise<VpsieScript[]> {
-    return this.pages<VpsieScript>(this.options.appsHttp, 'list scripts', 'scripts', {}, signal, (s): s is VpsieScript => {
-      const x = s as VpsieScript | undefined;
-      return typeof x?.identifier === 'string' && typeof x.script_name === 'string';
-    });
+    return this.all(
+      this.pages<VpsieScript>(this.options.appsHttp, 'list scripts', 'scripts', {}, signal, (s): s is VpsieScript => {
+        const x = s as VpsieScript | undefined;
+        return typeof x?.identifier === 'string' && typeof x.script_name === 'string';
+      }),
+    );
   }
 
   /** A script with its body, or undefined when VPSie says it does not exist. */
@@ -209,25 +220,33 @@ export class VpsieClient {
     }
   }
 
-  private async pages<T extends { identifier: string }>(
+  /** Every row of a paged listing, a row that moved between pages kept once. */
+  private async all<T extends { identifier: string }>(pages: AsyncIterable<T[]>): Promise<T[]> {
+    const byId = new Map<string, T>();
+    for await (const rows of pages) for (const row of rows) if (!byId.has(row.identifier)) byId.set(row.identifier, row);
+    return [...byId.values()];
+  }
+
+  /** The rows `keep` accepts, one page at a time as they arrive; the next page is asked for when the caller wants it. */
+  private async *pages<T extends { identifier: string }>(
     http: CloudHttpClient,
     operation: string,
     path: string,
     query: Record<string, string>,
     signal: AbortSignal,
     keep: (v: unknown) => v is T,
-  ): Promise<T[]> {
-    const byId = new Map<string, T>();
+  ): AsyncGenerator<T[], void> {
     let offset = 0;
     for (let page = 0; page < MAX_PAGES; page++) {
       const env = await this.call<T[]>(http, { operation, method: 'GET', path, searchParams: { ...query, offset, limit: PAGE_SIZE }, signal });
       const rows = this.array<unknown>(env.data, operation);
-      for (const row of rows) if (keep(row) && !byId.has(row.identifier)) byId.set(row.identifier, row);
+      const more = typeof env.total === 'number' && offset + rows.length < env.total;
       offset += rows.length;
+      yield rows.filter(keep);
       // An empty page ends it. A short page ends it unless `total` says more rows follow (a server that caps
       // its pages below our limit); a `total` that counts something else costs one more, empty, page.
-      if (rows.length === 0) return [...byId.values()];
-      if (rows.length < PAGE_SIZE && !(typeof env.total === 'number' && offset < env.total)) return [...byId.values()];
+      if (rows.length === 0) return;
+      if (rows.length < PAGE_SIZE && !more) return;
     }
     throw new CloudApiError(CLOUD, operation, 'malformed', { status: 200 });
   }

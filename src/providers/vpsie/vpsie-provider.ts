@@ -3,19 +3,19 @@ import { MachineCode } from '../../driver/codes.js';
 import { NoVmRequestedError, mayHaveTakenEffect } from '../../driver/create-outcome.js';
 import { asMachineError } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, CreateHooks, DeleteProgress, MachineClassRef, MachineRef, SecretData, SessionPurpose, StillLeft, VmRecord } from '../../driver/provider.js';
+import type { CloudProvider, CloudSession, CreateHooks, DeleteProgress, ListedVm, MachineClassRef, MachineRef, SecretData, SessionPurpose, StillLeft, VmRecord } from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudApiError } from '../../http/cloud-api-error.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
 import { logger } from '../../observability/logger.js';
 import { ClientCache, collect, decodeSecret } from '../kit/index.js';
-import { createVmRequest, isGone, markersOf, ownMarkers, toVmRecord } from './mapping.js';
+import { createVmRequest, isGone, markersOf, ownMarkers, toVmRecord, vmState } from './mapping.js';
 import { isMarkerValue, isValidHostname, markersOfTags, markerTags, parseScriptMarkers, scriptMarkerLine, tagsCarry, type Markers } from './markers.js';
 import { PendingVmError } from './pending-vm-error.js';
 import { isRequestNotSent } from './request-not-sent-error.js';
 import { RequestRateLimiter } from './request-rate-limiter.js';
-import { parseProviderId } from './provider-id.js';
+import { formatProviderId, parseProviderId } from './provider-id.js';
 import providerSpecSchema from './provider-spec.schema.json' with { type: 'json' };
 import secretSchema from './secret.schema.json' with { type: 'json' };
 import type { VmData, VpsieProviderSpec, VpsieScript, VpsieSecret } from './types.js';
@@ -282,14 +282,18 @@ class VpsieSession implements CloudSession {
    * and the machine marker is the VM's hostname. Pending VMs have no
    * identifier yet, and MCM's orphan sweep can only act on a providerID.
    */
-  async list(signal: AbortSignal): Promise<VmRecord[]> {
-    const vms = await this.client.listVms(this.spec.projectId, signal);
-    const out: VmRecord[] = [];
-    for (const vm of vms.filter((v) => !isGone(v) && this.inProject(v))) {
-      const m = await this.markersOfVm(vm, signal);
-      if (m !== undefined && m.cluster === this.machineClass.namespace && m.machineClass === this.machineClass.name) out.push(this.record(vm, m));
+  async *list(signal: AbortSignal): AsyncIterable<ListedVm[]> {
+    for await (const page of this.client.listVmPages(this.spec.projectId, signal)) {
+      const out: ListedVm[] = [];
+      for (const vm of page) {
+        if (isGone(vm) || !this.inProject(vm)) continue;
+        const m = await this.markersOfVm(vm, signal);
+        if (m !== undefined && m.cluster === this.machineClass.namespace && m.machineClass === this.machineClass.name) {
+          out.push({ providerId: formatProviderId(vm.identifier), machineName: m.machine, state: vmState(vm) });
+        }
+      }
+      yield out;
     }
-    return out;
   }
 
   /**

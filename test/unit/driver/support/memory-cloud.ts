@@ -94,6 +94,7 @@ export class MemoryCloud {
   }
 
   session(): CloudSession {
+    const cloud = this;
     const byId = (providerId: string) => this.live().find((v) => `mem://${v.id}` === providerId);
     return {
       get: async (providerId) => {
@@ -108,7 +109,10 @@ export class MemoryCloud {
           .filter((v) => v.createdAtMs + this.knobs.listLagMs <= now && (v.deletedAtMs === undefined || v.deletedAtMs + this.knobs.listLagMs > now))
           .map((v) => this.record(v));
       },
-      list: async () => this.live().filter((v) => v.cluster === this.cluster).map((v) => this.record(v)),
+      // One page: the memory cloud has no paging.
+      list: async function* (this: void) {
+        yield cloud.live().filter((v) => v.cluster === cloud.cluster).map((v) => cloud.record(v));
+      },
       create: async (machine: MachineRef, _signal, hooks) => {
         if (this.knobs.stepRunsMs > 0) {
           let step = stepOf(machine.lastKnownState);

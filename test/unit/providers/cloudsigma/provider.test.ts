@@ -1,6 +1,7 @@
 import nock from 'nock';
 import { isolateNock } from '../../nock-isolation.js';
 import { CloudSigmaProvider } from '../../../../src/providers/cloudsigma/cloudsigma-provider.js';
+import { listed } from '../../../support/listed.js';
 
 isolateNock();
 afterEach(() => {
@@ -26,7 +27,7 @@ test('the API host is https://{location}.cloudsigma.com/api/2.0/ by default, wit
     .matchHeader('authorization', `Basic ${Buffer.from('a@example.com:pw-123456').toString('base64')}`)
     .reply(200, emptyList);
   const session = await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret({ ...basic, location: 'fra' }), 'manage');
-  expect(await session.list(signal)).toEqual([]);
+  expect(await listed(session.list(signal))).toEqual([]);
   expect(scope.isDone()).toBe(true);
 });
 
@@ -42,17 +43,17 @@ test('impersonating, the API host is direct.{location} (kube-dc: tokens of the s
     secret({ location: 'zrh', 'oauth-client-id': 'p', 'oauth-client-secret': 'ps-123456', 'impersonate-user': 'sub@example.com' }),
     'manage',
   );
-  expect(await session.list(signal)).toEqual([]);
+  expect(await listed(session.list(signal))).toEqual([]);
   expect(nock.pendingMocks()).toHaveLength(0);
 });
 
 test('env CLOUDSIGMA_API_ENDPOINT ({location} replaced) overrides the default; a Secret’s api-endpoint overrides both', async () => {
   process.env.CLOUDSIGMA_API_ENDPOINT = 'https://{location}.partner.test/api/2.0';
   const env = nock('https://zrh.partner.test').get('/api/2.0/servers/detail/').query(true).reply(200, emptyList);
-  await (await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret(basic), 'manage')).list(signal);
+  await listed((await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret(basic), 'manage')).list(signal));
   expect(env.isDone()).toBe(true);
   const own = nock('https://ec.servecentric.test').get('/api/2.0/servers/detail/').query(true).reply(200, emptyList);
-  await (await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret({ ...basic, 'api-endpoint': 'https://ec.servecentric.test/api/2.0/' }), 'manage')).list(signal);
+  await listed((await new CloudSigmaProvider({ retry: { limit: 0 } }).open(cls(), secret({ ...basic, 'api-endpoint': 'https://ec.servecentric.test/api/2.0/' }), 'manage')).list(signal));
   expect(own.isDone()).toBe(true);
 });
 
@@ -62,4 +63,21 @@ test('the provider offers its schemas and reads only CloudSigma CSI volumes', ()
   expect(p.volumeId({ csi: { driver: 'csi.cloudsigma.com', volumeHandle: 'd-1' } })).toBe('d-1');
   expect(p.volumeId({ csi: { driver: 'other', volumeHandle: 'd-1' } })).toBeUndefined();
   expect(p.volumeId({})).toBeUndefined();
+});
+
+test('list hands out one page at a time: the next page is asked for only when the caller wants it; only own servers with both markers', async () => {
+  const me = '11111111-1111-4111-8111-111111111111';
+  const meta = (machine: string) => ({ 'kubernetes.io/machine': machine, 'kubernetes.io/machineclass': 'worker', 'mcm-grpc-driver.io/cluster': 'shoot--a--b' });
+  const server = (n: number, owner = me, m: Record<string, string> = meta(`m-${n}`)) => ({ uuid: `00000000-0000-4000-8000-00000000000${n}`, status: 'running', owner: { uuid: owner }, meta: m });
+  const api = nock('https://zrh.cloudsigma.com/api/2.0')
+    .get('/profile/').reply(200, { uuid: me })
+    .get('/servers/detail/').query((q) => q.offset === '0').reply(200, { meta: { total_count: 4 }, objects: [server(1), server(2, 'someone-else')] })
+    .get('/servers/detail/').query((q) => q.offset === '2').reply(200, { meta: { total_count: 4 }, objects: [server(3, me, { ...meta('m-3'), 'kubernetes.io/machineclass': 'other' }), server(4)] });
+  const session = await new CloudSigmaProvider({ retry: { limit: 0 }, pageSize: 2 }).open(cls(), secret(basic), 'manage');
+  const pages = session.list(signal)[Symbol.asyncIterator]();
+  expect((await pages.next()).value).toEqual([{ providerId: 'cloudsigma://00000000-0000-4000-8000-000000000001', machineName: 'm-1', state: 'running' }]);
+  expect(api.pendingMocks()).toHaveLength(1);
+  expect((await pages.next()).value).toEqual([{ providerId: 'cloudsigma://00000000-0000-4000-8000-000000000004', machineName: 'm-4', state: 'running' }]);
+  expect((await pages.next()).done).toBe(true);
+  expect(api.isDone()).toBe(true);
 });

@@ -6,6 +6,7 @@ import { withAllowedAddresses } from '../../../../src/providers/stackit/allowed-
 import { CLUSTER_LABEL, GARDENER_CLUSTER_LABEL, clusterMarker } from '../../../../src/providers/stackit/markers.js';
 import { StackitProvider } from '../../../../src/providers/stackit/stackit-provider.js';
 import { dropUnset } from '../../../../src/providers/stackit/unset-fields.js';
+import { listed } from '../../../support/listed.js';
 
 const PROJECT = '3f1c2a4b-5d6e-4f70-8a9b-0c1d2e3f4a5b';
 const cls = { name: 'alpha-worker-z1', namespace: 'shoot--garden--alpha', provider: 'STACKIT', providerSpec: { region: 'eu01' } };
@@ -47,7 +48,7 @@ const listPath = `/v2/projects/${PROJECT}/regions/eu01/servers`;
 async function listVia(env: Record<string, string>): Promise<void> {
   Object.assign(process.env, env);
   const session = await new StackitProvider({ retry: { limit: 0 }, httpTimeoutMs: 1_000 }).open(cls, secret, 'manage');
-  await session.list(new AbortController().signal);
+  await listed(session.list(new AbortController().signal));
 }
 
 test('STACKIT_IAAS_ENDPOINT (Gardener, the SDK) wins over the alias STACKIT_API_ENDPOINT; the alias alone works', async () => {
@@ -76,7 +77,7 @@ test('STACKIT_TOKEN_BASEURL is the full token URL and wins over STACKIT_TOKEN_EN
     { 'project-id': Buffer.from(PROJECT), 'serviceaccount.json': Buffer.from(JSON.stringify(key)) },
     'manage',
   );
-  await session.list(new AbortController().signal);
+  await listed(session.list(new AbortController().signal));
   expect(token.isDone()).toBe(true);
   expect(iaas.isDone()).toBe(true);
 });

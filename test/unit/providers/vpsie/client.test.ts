@@ -5,6 +5,7 @@ import { asMachineError } from '../../../../src/driver/errors.js';
 import { CloudApiError } from '../../../../src/http/cloud-api-error.js';
 import { isQuotaMessage, meansGone, statusForErrorBody, VpsieBodyError } from '../../../../src/providers/vpsie/vpsie-client.js';
 import { DEFAULT_API_ENDPOINT, flagEncodingOf, VPSIE_CSI_DRIVER, VpsieProvider } from '../../../../src/providers/vpsie/vpsie-provider.js';
+import { listed } from '../../../support/listed.js';
 
 const cls = { name: 'alpha-worker-z1', namespace: 'shoot--garden--alpha', provider: 'VPSie', providerSpec: { projectId: 42, dcIdentifier: 'dc', resourceIdentifier: 'plan', osIdentifier: 'os' } };
 const secret = (extra: Record<string, string> = {}) =>
@@ -47,7 +48,7 @@ test('error bodies: the status they stand for', () => {
 test('the token travels in the Vpsie-Auth header; HTTP 200 with an error body is an error with its message', async () => {
   nock('http://vpsie.test').matchHeader('vpsie-auth', 'tok-1').get('/apps/v2/vm').query({ projectId: '42', offset: '0', limit: '1000' }).reply(200, { error: true, message: 'Invalid projectId' });
   const session = await provider().open(cls, secret(), 'create');
-  const err = await failure(session.list(signal()));
+  const err = await failure(listed(session.list(signal())));
   expect(err).toBeInstanceOf(VpsieBodyError);
   expect(err).toBeInstanceOf(CloudApiError);
   expect((err as CloudApiError).status).toBe(400);
@@ -58,7 +59,7 @@ test('the token travels in the Vpsie-Auth header; HTTP 200 with an error body is
 test('a body that is not VPSie’s envelope is malformed (Unavailable), never an empty list', async () => {
   nock('http://vpsie.test').get('/apps/v2/vm').query(true).reply(200, { error: false, data: 'nope' });
   const session = await provider().open(cls, secret(), 'create');
-  expect(asMachineError(await failure(session.list(signal()))).code).toBe(MachineCode.Unavailable);
+  expect(asMachineError(await failure(listed(session.list(signal())))).code).toBe(MachineCode.Unavailable);
 });
 
 test('get: 404 is believed only when the list agrees; deleted VMs are gone', async () => {
@@ -92,11 +93,11 @@ test('endpoint: the Secret’s api-endpoint, else the option, else env VPSIE_API
   const empty = { error: false, data: [], total: 0 };
   process.env.VPSIE_API_ENDPOINT = 'http://env.test/apps/v2';
   nock('http://env.test').get('/apps/v2/vm').query(true).reply(200, empty);
-  await (await provider(null).open(cls, secret(), 'manage')).list(signal());
+  await listed((await provider(null).open(cls, secret(), 'manage')).list(signal()));
   nock('http://option.test').get('/apps/v2/vm').query(true).reply(200, empty);
-  await (await provider('http://option.test/apps/v2').open(cls, secret(), 'manage')).list(signal());
+  await listed((await provider('http://option.test/apps/v2').open(cls, secret(), 'manage')).list(signal()));
   nock('http://secret.test').get('/api/v2/vm').query(true).reply(200, empty);
-  await (await provider('http://option.test/apps/v2').open(cls, secret({ 'api-endpoint': 'http://secret.test/api/v2' }), 'manage')).list(signal());
+  await listed((await provider('http://option.test/apps/v2').open(cls, secret({ 'api-endpoint': 'http://secret.test/api/v2' }), 'manage')).list(signal()));
   expect(nock.pendingMocks()).toHaveLength(0);
 });
 
@@ -141,8 +142,7 @@ test('lists read every page (offset/limit 1000); an empty page, or a short one t
     // A short page whose total claims more (a server that caps pages) is read on; an empty page ends it.
     .get('/apps/v2/vm').query({ projectId: '42', offset: '1003', limit: '1000' }).reply(200, { error: false, data: [], total: 99999 });
   const session = await provider().open(cls, secret(), 'create');
-  const listed = await session.list(signal());
-  expect(listed).toHaveLength(1003);
+  expect(await listed(session.list(signal()))).toHaveLength(1003);
   expect(nock.pendingMocks()).toHaveLength(0);
 });
 
