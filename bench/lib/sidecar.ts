@@ -5,7 +5,9 @@ import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { DriverClient, packageDefinition } from '../../src/server/proto.js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { DriverClient, loaderOptions } from '../../src/server/proto.js';
 import type { DriverMethod } from '../../src/server/driver-client.js';
 import { benchNodeFlags } from './node-flags.js';
 
@@ -105,7 +107,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarProc
   };
 }
 
-const HealthClient = (grpc.loadPackageDefinition(packageDefinition) as unknown as {
+const HealthClient = (grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, loaderOptions)) as unknown as {
   grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
 }).grpc.health.v1.Health;
 
