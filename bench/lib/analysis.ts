@@ -37,7 +37,11 @@ export function analysis(r: Results): string {
     out.push(`### Peak RSS under load
 
 RSS goes from ${mib(tp.rssIdleMiB)} MiB before the throughput run to ${fmtSpread(tp.agg.rssMax, mib)} MiB at most during it (median of samples every
-50 ms: ${fmtSpread(tp.agg.rssMedian, mib)} MiB) and is ${mib(tp.rssIdleAfterMiB)} MiB 2 s after. ${FIXED('the growth is V8 growing its heap for 50 calls in flight at once (each with its request buffers, got request objects and response bodies) and not returning it to the OS at once; this run does not split it further.')}`);
+50 ms: ${fmtSpread(tp.agg.rssMedian, mib)} MiB) and is ${mib(tp.rssIdleAfterMiB)} MiB 2 s after.${
+      tp.afterLoad
+        ? ` Right after the last sidecar run it is ${mib(tp.afterLoad.rssMiB)} MiB: ${mib(tp.afterLoad.fileMiB)} MiB file-backed (the node binary and libraries), ${mib(tp.afterLoad.anonMiB)} MiB anonymous, of which the V8 heap has ${mib(tp.afterLoad.heap.totalMiB)} MiB committed (${mib(tp.afterLoad.heap.usedMiB)} MiB used; ${Object.entries(tp.afterLoad.heap.spacesMiB).filter(([, v]) => v >= 0.5).map(([k, v]) => `${k.replace(/_space$/, '')} ${mib(v)}`).join(', ')}) and ${mib(tp.afterLoad.anonMiB - tp.afterLoad.heap.totalMiB)} MiB is outside it (malloc: buffers, sockets, HTTP/2 sessions, compiled code caches, thread stacks; external memory ${mib(tp.afterLoad.heap.externalMiB)} MiB).`
+        : ` ${FIXED('the growth is V8 growing its heap for 50 calls in flight at once (each with its request buffers, got request objects and response bodies) and not returning it to the OS at once; this run does not split it further.')}`
+    }`);
   }
 
   if ((is('sidecar CPU per GetMachineStatus') || is('50-caller throughput')) && r.throughput) {
