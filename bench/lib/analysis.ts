@@ -27,7 +27,7 @@ export function analysis(r: Results): string {
           `What \`serve\` imports before SERVING adds ${serve ? mib(serve.addedRssMiB.median) : 'n/a'} MiB by itself (no cloud adapter: those load with their first class). ` +
           `Imported alone, the dependencies add (RSS): ${deps.map((d) => `${d.module} ${d.addedRssMiB.median.toFixed(1)}`).join(', ')} MiB; they share code (protobufjs under grpc-js, proto-loader and reflection), so the sum overstates.`,
       );
-      lines.push(FIXED('RSS beyond the V8 heap is mostly compiled code, V8\'s reserved young generation and the Node runtime itself. Server reflection (@grpc/reflection) is imported only once the sidecar is SERVING, so it still counts in the idle figure, and the sidecar runs with the flags named at the top of this file (--max-semi-space-size shrinks the young generation, which matters under load more than at idle). What is left at idle is grpc-js, proto-loader, winston, prom-client and Node itself; going lower means dropping one of them at start.'));
+      lines.push(FIXED('RSS beyond the V8 heap is mostly compiled code, V8\'s reserved young generation and the Node runtime itself. Server reflection (@grpc/reflection) is imported on the first reflection call (src/server/reflection.ts), so an idle sidecar nobody debugs does not hold it, and the sidecar runs with the flags named at the top of this file (--max-semi-space-size shrinks the young generation, which matters under load more than at idle). What is left at idle is grpc-js, proto-loader, winston, prom-client and Node itself; going lower means dropping one of them at start.'));
     }
     out.push(lines.join('\n\n'));
   }
