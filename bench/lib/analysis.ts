@@ -27,7 +27,7 @@ export function analysis(r: Results): string {
           `What \`serve\` imports before SERVING adds ${serve ? mib(serve.addedRssMiB.median) : 'n/a'} MiB by itself (no cloud adapter: those load with their first class). ` +
           `Imported alone, the dependencies add (RSS): ${deps.map((d) => `${d.module} ${d.addedRssMiB.median.toFixed(1)}`).join(', ')} MiB; they share code (protobufjs under grpc-js, proto-loader and reflection), so the sum overstates.`,
       );
-      lines.push(FIXED('RSS beyond the V8 heap is mostly compiled code, V8\'s reserved young generation and the Node runtime itself. Server reflection (@grpc/reflection) is imported only once the sidecar is SERVING, so it still counts in the idle figure, and the sidecar runs with the flags named at the top of this file (--max-semi-space-size shrinks the young generation, which matters under load more than at idle). What is left at idle is grpc-js, proto-loader, winston, prom-client and Node itself; going lower means dropping one of them at start.'));
+      lines.push(FIXED('RSS beyond the V8 heap is mostly compiled code, V8\'s reserved young generation and the Node runtime itself. Server reflection (@grpc/reflection) is imported on the first reflection call (src/server/reflection.ts), so an idle sidecar nobody debugs does not hold it, and the sidecar runs with the flags named at the top of this file (--max-semi-space-size shrinks the young generation, which matters under load more than at idle). What is left at idle is grpc-js, proto-loader, winston, prom-client and Node itself; going lower means dropping one of them at start.'));
     }
     out.push(lines.join('\n\n'));
   }
@@ -37,7 +37,11 @@ export function analysis(r: Results): string {
     out.push(`### Peak RSS under load
 
 RSS goes from ${mib(tp.rssIdleMiB)} MiB before the throughput run to ${fmtSpread(tp.agg.rssMax, mib)} MiB at most during it (median of samples every
-50 ms: ${fmtSpread(tp.agg.rssMedian, mib)} MiB) and is ${mib(tp.rssIdleAfterMiB)} MiB 2 s after. ${FIXED('the growth is V8 growing its heap for 50 calls in flight at once (each with its request buffers, got request objects and response bodies) and not returning it to the OS at once; this run does not split it further.')}`);
+50 ms: ${fmtSpread(tp.agg.rssMedian, mib)} MiB) and is ${mib(tp.rssIdleAfterMiB)} MiB 2 s after.${
+      tp.afterLoad
+        ? ` Right after the last sidecar run it is ${mib(tp.afterLoad.rssMiB)} MiB: ${mib(tp.afterLoad.fileMiB)} MiB file-backed (the node binary and libraries), ${mib(tp.afterLoad.anonMiB)} MiB anonymous, of which the V8 heap has ${mib(tp.afterLoad.heap.totalMiB)} MiB committed (${mib(tp.afterLoad.heap.usedMiB)} MiB used; ${Object.entries(tp.afterLoad.heap.spacesMiB).filter(([, v]) => v >= 0.5).map(([k, v]) => `${k.replace(/_space$/, '')} ${mib(v)}`).join(', ')}) and ${mib(tp.afterLoad.anonMiB - tp.afterLoad.heap.totalMiB)} MiB is outside it (malloc: buffers, sockets, HTTP/2 sessions, compiled code caches, thread stacks; external memory ${mib(tp.afterLoad.heap.externalMiB)} MiB).`
+        : ` ${FIXED('the growth is V8 growing its heap for 50 calls in flight at once (each with its request buffers, got request objects and response bodies) and not returning it to the OS at once; this run does not split it further.')}`
+    }`);
   }
 
   if ((is('sidecar CPU per GetMachineStatus') || is('50-caller throughput')) && r.throughput) {

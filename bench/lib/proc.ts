@@ -53,6 +53,16 @@ export function memory(pid: number): Memory {
   return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
 }
 
+/**
+ * Where a process's resident memory is, from /proc/<pid>/status: anonymous pages (V8 heap, malloc, thread
+ * stacks), file-backed pages (the node binary and shared libraries) and shared memory.
+ */
+export function rssSplit(pid: number): { anonMiB: number; fileMiB: number; shmemMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { anonMiB: kib('RssAnon') / 1024, fileMiB: kib('RssFile') / 1024, shmemMiB: kib('RssShmem') / 1024 };
+}
+
 /** Samples VmRSS every `everyMs` until stopped. */
 export function sampleRss(pid: number, everyMs = 50): { stop(): number[] } {
   const samples: number[] = [];

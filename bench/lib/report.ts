@@ -333,6 +333,14 @@ ${l.fit ? `\nLeast squares over the sizes, sidecar CPU per list ≈ ${ms(l.fit.i
       rows.push(['RSS under the throughput run (max)', `${s(tp.agg.rssMax, mib)} MiB`]);
       rows.push(['VmHWM after all throughput runs', `${mib(tp.hwmMiB)} MiB`]);
       rows.push(['RSS 2 s after the load', `${mib(tp.rssIdleAfterMiB)} MiB`]);
+      if (tp.afterLoad) {
+        const a = tp.afterLoad;
+        const spaces = Object.entries(a.heap.spacesMiB).filter(([, v]) => v >= 0.5).map(([k, v]) => `${k.replace(/_space$/, '')} ${mib(v)}`).join(', ');
+        rows.push([
+          'RSS right after the last sidecar run, split',
+          `${mib(a.rssMiB)} MiB: anonymous ${mib(a.anonMiB)}, file-backed ${mib(a.fileMiB)}; V8 heap committed ${mib(a.heap.totalMiB)} (used ${mib(a.heap.usedMiB)}; ${spaces}), external ${mib(a.heap.externalMiB)}; anonymous outside the V8 heap ${mib(a.anonMiB - a.heap.totalMiB)} MiB`,
+        ]);
+      }
     }
     if (r.coldStart) {
       const c = r.coldStart;

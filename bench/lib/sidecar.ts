@@ -5,7 +5,9 @@ import { existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { DriverClient, packageDefinition } from '../../src/server/proto.js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import { DriverClient, loaderOptions } from '../../src/server/proto.js';
 import type { DriverMethod } from '../../src/server/driver-client.js';
 import { benchNodeFlags } from './node-flags.js';
 
@@ -53,6 +55,8 @@ export interface SidecarOptions {
 export interface SidecarProcess {
   pid: number;
   target: string;
+  /** Its /healthz, /readyz, /metrics. */
+  httpUrl: string;
   /** Wall time from spawn to the first gRPC health answer SERVING. */
   startMs: number;
   stop(): Promise<number | null>;
@@ -94,6 +98,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarProc
   return {
     pid: child.pid!,
     target,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
     startMs,
     async stop() {
       child.kill('SIGTERM');
@@ -105,7 +110,7 @@ export async function startSidecar(options: SidecarOptions): Promise<SidecarProc
   };
 }
 
-const HealthClient = (grpc.loadPackageDefinition(packageDefinition) as unknown as {
+const HealthClient = (grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, loaderOptions)) as unknown as {
   grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
 }).grpc.health.v1.Health;
 
@@ -153,4 +158,21 @@ export class SidecarClient {
   close(): void {
     this.client.close();
   }
+}
+
+/** The V8 heap of the sidecar as its own /metrics reports it (prom-client's default metrics), in MiB. */
+export interface HeapBreakdown {
+  totalMiB: number;
+  usedMiB: number;
+  externalMiB: number;
+  /** Committed size per V8 heap space (new, old, code, large_object, …). */
+  spacesMiB: Record<string, number>;
+}
+
+export async function heapBreakdown(httpUrl: string): Promise<HeapBreakdown> {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^mcm_driver_${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+  const spacesMiB: Record<string, number> = {};
+  for (const m of text.matchAll(/^mcm_driver_nodejs_heap_space_size_total_bytes\{space="([^"]+)"\} (\S+)/gm)) spacesMiB[m[1]!] = Number(m[2]) / 2 ** 20;
+  return { totalMiB: value('nodejs_heap_size_total_bytes'), usedMiB: value('nodejs_heap_size_used_bytes'), externalMiB: value('nodejs_external_memory_bytes'), spacesMiB };
 }

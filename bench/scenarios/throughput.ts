@@ -3,8 +3,8 @@
 // sidecar and directly, alternating run by run. One sidecar process for all runs, so its idle
 // RSS, its RSS under load and its peak can be read from /proc.
 import type { FakeProcess } from '../lib/fake.js';
-import { cpuSeconds, memory, runqueueWaitSeconds, sampleRss } from '../lib/proc.js';
-import { SidecarClient, startSidecar } from '../lib/sidecar.js';
+import { cpuSeconds, memory, rssSplit, runqueueWaitSeconds, sampleRss } from '../lib/proc.js';
+import { heapBreakdown, SidecarClient, startSidecar, type HeapBreakdown } from '../lib/sidecar.js';
 import { CLASS_LABELS, DirectStackit, MACHINE_LABEL, machineRequest, PROJECT_ID, providerIdOf, REGION } from '../lib/stackit.js';
 import { spread, summarize, type Spread } from '../lib/stats.js';
 
@@ -35,6 +35,8 @@ export interface ThroughputResult {
   };
   rssIdleMiB: number;
   rssIdleAfterMiB: number;
+  /** Right after the last sidecar run: RSS split by page kind (/proc) and the V8 heap (the sidecar's /metrics). */
+  afterLoad?: { rssMiB: number; anonMiB: number; fileMiB: number; heap: HeapBreakdown };
   hwmMiB: number;
 }
 
@@ -74,6 +76,9 @@ export async function runThroughput(fake: FakeProcess, o: { calls: number; concu
           r.sidecarWait = perK(runqueueWaitSeconds(sidecar.pid) - cpu0.wait);
           r.rssMaxMiB = Math.max(...rssSamples);
           r.rssMedianMiB = summarize(rssSamples).p50;
+          // After the CPU figures above: rendering /metrics is work of the sidecar's own.
+          const rssNow = memory(sidecar.pid).rssMiB;
+          result.afterLoad = { rssMiB: rssNow, ...rssSplit(sidecar.pid), heap: await heapBreakdown(sidecar.httpUrl) };
         }
         result[path].push(r);
         process.stdout.write(`  throughput run ${run + 1}/${o.runs} ${path}: ${r.callsPerSecond.toFixed(0)} calls/s, p99 ${r.p99.toFixed(1)} ms${r.sidecarCpu !== undefined ? `, sidecar ${r.sidecarCpu.toFixed(2)} CPU s/1k calls (waited ${r.sidecarWait!.toFixed(2)} s for a CPU), RSS max ${r.rssMaxMiB!.toFixed(0)} MiB` : ''}\n`);

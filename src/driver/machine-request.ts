@@ -67,7 +67,8 @@ function parseJsonObject(bytes: Uint8Array | undefined, field: string, problems:
     return {};
   }
   try {
-    const value: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    // A view, not Buffer.from(bytes): that copies the request bytes first.
+    const value: unknown = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
     if (isObject(value)) return value;
     problems.push(`${field}: must be a JSON object`);
   } catch {

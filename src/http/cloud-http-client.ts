@@ -1,6 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import got, { HTTPError, RequestError, type Got, type Method, type OptionsInit } from 'got';
+import got, { HTTPError, RequestError, type CancelableRequest, type Got, type Method, type OptionsInit, type Response } from 'got';
 import { liveSecrets } from '../observability/live-secrets.js';
 import { logger } from '../observability/logger.js';
 import { cloudRequestDuration, cloudRequests, cloudRetries } from '../observability/metrics.js';
@@ -146,13 +146,14 @@ export class CloudHttpClient {
     const limit = this.options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     let tooLarge = false;
     try {
-      // Only the options this request sets: got runs the setter (and its checks) of every key it is given, undefined or not.
-      const perRequest: OptionsInit & { isStream?: false; resolveBodyOnly?: false; responseType: 'text' } = { method: req.method, context: { operation: req.operation }, responseType: 'text' };
+      // Only the options this request sets: got runs the setter (and its checks) of every key it is given, undefined or
+      // not. responseType 'text' is the instance's (constructor), so it is not given again here.
+      const perRequest: OptionsInit & { isStream?: false; resolveBodyOnly?: false } = { method: req.method, context: { operation: req.operation } };
       if (req.searchParams !== undefined) perRequest.searchParams = req.searchParams;
       if (req.json !== undefined) perRequest.json = req.json;
       if (req.form !== undefined) perRequest.form = req.form;
       if (req.signal !== undefined) perRequest.signal = req.signal;
-      const pending = this.http(req.path.startsWith('/') ? req.path.slice(1) : req.path, perRequest);
+      const pending = this.http(req.path.startsWith('/') ? req.path.slice(1) : req.path, perRequest) as CancelableRequest<Response<string>>;
       // got has no size limit of its own: stop reading once the body passes it.
       pending.on('downloadProgress', (progress) => {
         if (progress.transferred > limit && !tooLarge) {

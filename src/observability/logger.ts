@@ -21,9 +21,14 @@ export function currentRequestContext(): RequestContext | undefined {
   return requestContext.getStore();
 }
 
+/**
+ * The call's fields, where the line does not set its own. Written into the line in place: the spread of
+ * context and line into a new object (the line's symbol keys included) cost a third of a log line.
+ */
 const withRequestContext = winston.format((info) => {
-  const ctx = requestContext.getStore();
-  return ctx ? Object.assign(info, { ...ctx, ...info }) : info;
+  const ctx = requestContext.getStore() as Record<string, unknown> | undefined;
+  if (ctx) for (const key in ctx) if (!(key in info)) info[key] = ctx[key];
+  return info;
 });
 
 /** Where winston keeps the serialised line a transport writes (triple-beam's MESSAGE). */

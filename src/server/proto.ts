@@ -1,7 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import protobuf from 'protobufjs';
 import { packageRoot } from '../support/package-root.js';
 
@@ -20,7 +19,8 @@ export const loaderOptions: protoLoader.Options = {
   includeDirs: [PROTO_DIR],
 };
 
-export const packageDefinition = protoLoader.loadSync([DRIVER_PROTO, healthProtoPath], loaderOptions);
+// The driver's contract only: grpc-health-check parses and serves its own health.proto.
+export const packageDefinition = protoLoader.loadSync(DRIVER_PROTO, loaderOptions);
 
 const loaded = grpc.loadPackageDefinition(packageDefinition) as unknown as {
   mcm: { driver: { v1: { Driver: grpc.ServiceClientConstructor } } };

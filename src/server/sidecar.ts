@@ -8,6 +8,7 @@ import { logger } from '../observability/logger.js';
 import { DriverService } from './driver-service.js';
 import { startHttpEndpoints } from './http-endpoints.js';
 import { DRIVER_SERVICE } from './proto.js';
+import { addReflection } from './reflection.js';
 
 export interface SidecarOptions {
   /** `127.0.0.1:PORT` (0 = any free port) or `unix:///path/driver.sock`. */
@@ -34,6 +35,8 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   service.addTo(server);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [DRIVER_SERVICE]: 'NOT_SERVING' });
   health.addToServer(server);
+  // Reflection's methods answer from the start; @grpc/reflection itself loads on the first reflection call (reflection.ts).
+  addReflection(server);
 
   prepareUnixSocket(options.listen);
   const port = await new Promise<number>((resolve, reject) =>
@@ -43,9 +46,6 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   let serving = true;
   health.setStatus('', 'SERVING');
   health.setStatus(DRIVER_SERVICE, 'SERVING');
-  // Reflection only once the driver is SERVING: its import is the costliest of the sidecar (reflection.ts).
-  // grpc-js takes a service added after bindAsync; grpcurl finds it before startSidecar resolves.
-  (await import('./reflection.js')).addReflection(server);
 
   let http: { server: HttpServer; url: string } | undefined;
   if (options.httpListen) {

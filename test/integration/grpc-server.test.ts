@@ -145,25 +145,82 @@ test('health reports SERVING for the server and the Driver service', async () =>
   health.close();
 });
 
-test('server reflection lists mcm.driver.v1.Driver (what grpcurl list shows)', async () => {
+type ReflectionAnswer = {
+  listServicesResponse?: { service: Array<{ name: string }> };
+  fileDescriptorResponse?: { fileDescriptorProto: Buffer[] };
+  errorResponse?: { errorCode: number; errorMessage: string };
+};
+
+/** One request on a reflection stream of the given version, as grpcurl sends them (v1 first, v1alpha for older servers). */
+async function reflect(version: 'v1' | 'v1alpha', request: object, target = sidecar.grpcTarget): Promise<ReflectionAnswer> {
   const require = createRequire(import.meta.url);
-  const reflectionProto = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+  const reflectionProto = require.resolve(`@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`);
   const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(reflectionProto)) as unknown as {
-    grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
+    grpc: { reflection: Record<string, { ServerReflection: grpc.ServiceClientConstructor }> };
   };
-  const reflection = new pkg.grpc.reflection.v1.ServerReflection(sidecar.grpcTarget, grpc.credentials.createInsecure());
-  const stream = (reflection as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<object, { listServicesResponse?: { service: Array<{ name: string }> } }> }).ServerReflectionInfo();
-  const names = await new Promise<string[]>((resolve, reject) => {
-    stream.on('data', (msg: { listServicesResponse?: { service: Array<{ name: string }> } }) => {
-      resolve((msg.listServicesResponse?.service ?? []).map((s) => s.name));
-      stream.end();
+  const reflection = new pkg.grpc.reflection[version]!.ServerReflection(target, grpc.credentials.createInsecure());
+  const stream = (reflection as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<object, ReflectionAnswer> }).ServerReflectionInfo();
+  try {
+    return await new Promise<ReflectionAnswer>((resolve, reject) => {
+      stream.on('data', (msg: ReflectionAnswer) => {
+        resolve(msg);
+        stream.end();
+      });
+      stream.on('error', reject);
+      stream.write(request);
     });
-    stream.on('error', reject);
-    stream.write({ listServices: '' });
-  });
+  } finally {
+    reflection.close();
+  }
+}
+
+test.each(['v1', 'v1alpha'] as const)('server reflection %s lists mcm.driver.v1.Driver and health (what grpcurl list shows)', async (version) => {
+  const answer = await reflect(version, { listServices: '' });
+  const names = (answer.listServicesResponse?.service ?? []).map((s) => s.name);
   expect(names).toEqual(expect.arrayContaining(['mcm.driver.v1.Driver', 'grpc.health.v1.Health']));
-  reflection.close();
 });
+
+test.each(['v1', 'v1alpha'] as const)('server reflection %s describes the Driver service with protoc names (what grpcurl describe reads)', async (version) => {
+  const answer = await reflect(version, { fileContainingSymbol: 'mcm.driver.v1.Driver' });
+  expect(answer.errorResponse).toBeUndefined();
+  const files = answer.fileDescriptorResponse?.fileDescriptorProto ?? [];
+  const text = Buffer.concat(files).toString('latin1');
+  expect(text).toContain('GetMachineStatus');
+  // The map entry as protoc names it (reflection-descriptors.ts): grpcurl rejects protobufjs's own name.
+  expect(text).toContain('SecretDataEntry');
+});
+
+test('@grpc/reflection is imported on the first reflection call, not at start', async () => {
+  // A fresh process: this test file's own imports (and the calls above) have loaded it here already.
+  const script = `
+    const { createRequire } = await import('node:module');
+    const require = createRequire(process.cwd() + '/');
+    const { startSidecar } = await import('./src/server/sidecar.ts');
+    const { MachineDriver } = await import('./src/driver/machine-driver.ts');
+    const { ProviderRegistry } = await import('./src/driver/provider-registry.ts');
+    const loaded = () => Object.keys(require.cache).some((p) => p.includes('@grpc/reflection'));
+    const sidecar = await startSidecar({ listen: '127.0.0.1:0', driver: new MachineDriver(new ProviderRegistry([])) });
+    console.log(JSON.stringify({ target: sidecar.grpcTarget, loaded: loaded() }));
+    process.stdin.once('data', () => { console.log(JSON.stringify({ loaded: loaded() })); sidecar.shutdown().then(() => process.exit(0)); });
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  const nextLine = () =>
+    new Promise<{ target?: string; loaded: boolean }>((resolve) => {
+      const take = () => (lines.length ? resolve(JSON.parse(lines.shift()!)) : child.stdout!.once('data', (d: Buffer) => (lines.push(...d.toString().split('\n').filter((l) => l.startsWith('{'))), take())));
+      take();
+    });
+  try {
+    const atStart = await nextLine();
+    expect(atStart.loaded).toBe(false);
+    const answer = await reflect('v1', { listServices: '' }, atStart.target);
+    expect((answer.listServicesResponse?.service ?? []).map((s) => s.name)).toContain('mcm.driver.v1.Driver');
+    child.stdin!.write('\n');
+    expect((await nextLine()).loaded).toBe(true);
+  } finally {
+    child.kill();
+  }
+}, 60_000);
 
 test('a unix socket endpoint serves the same contract, even where a killed predecessor left its socket file', async () => {
   const path = `/tmp/mcm-driver-test-${process.pid}/driver.sock`;
