@@ -11,6 +11,7 @@ describe('the sidecar runs with the same node flags wherever it is launched, and
   test('both images start node with a small young generation (README "Performance")', () => {
     const { sidecarImage, providerImage } = launchFlags(dockerfile);
     expect(sidecarImage).toContain('--max-semi-space-size=2');
+    expect(sidecarImage).toContain('--heap-growing-percent=20');
     expect(providerImage).toEqual(sidecarImage);
   });
 
