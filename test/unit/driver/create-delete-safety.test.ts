@@ -340,10 +340,7 @@ describe('every wait is the driver\'s: steps before the VM, stops before a delet
   test('a stop outlasting the delete timeout: DeadlineExceeded from the driver; the next DeleteMachine continues and completes', async () => {
     const cloud = new MemoryCloud();
     cloud.knobs.stopFirstMs = 600;
-    const driver = cloud.driver({ deleteTimeoutMs: 150 });
-    const { providerId } = await driver.createMachine(call('m1'), never());
-    const err = await driver.deleteMachine(call('m1', { providerId }), never()).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: MachineCode.DeadlineExceeded });
+    const { driver, providerId, err } = await deleteOutlastingTimeout(cloud);
     expect((err as Error).message).toContain('a step its deletion needs first');
     expect(cloud.deleteRequests).toEqual([]);
     expect(cloud.live('m1')).toHaveLength(1);
@@ -367,10 +364,7 @@ describe('every wait is the driver\'s: steps before the VM, stops before a delet
   test('what the VM owned still going at the deadline: DeadlineExceeded from the driver; the next DeleteMachine finishes it', async () => {
     const cloud = new MemoryCloud();
     cloud.knobs.releaseTakesMs = 600;
-    const driver = cloud.driver({ deleteTimeoutMs: 150 });
-    const { providerId } = await driver.createMachine(call('m1'), never());
-    const err = await driver.deleteMachine(call('m1', { providerId }), never()).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: MachineCode.DeadlineExceeded });
+    const { driver, providerId, err } = await deleteOutlastingTimeout(cloud);
     expect((err as Error).message).toContain('still being removed');
     expect((err as Error).message).toContain('the boot drive of m1');
     expect(cloud.owned.has('m1')).toBe(true);
@@ -403,3 +397,12 @@ describe('the journal', () => {
     }
   });
 });
+
+/** Creates m1, then deletes it with a 150 ms delete timeout the cloud's knobs outlast: the first DeleteMachine must answer DeadlineExceeded. */
+async function deleteOutlastingTimeout(cloud: MemoryCloud) {
+  const driver = cloud.driver({ deleteTimeoutMs: 150 });
+  const { providerId } = await driver.createMachine(call('m1'), never());
+  const err = await driver.deleteMachine(call('m1', { providerId }), never()).catch((e: unknown) => e);
+  expect(err).toMatchObject({ code: MachineCode.DeadlineExceeded });
+  return { driver, providerId, err };
+}
