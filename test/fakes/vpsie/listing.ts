@@ -60,13 +60,15 @@ export class VpsieListing {
    * passed, on its next read. Called on every request, so a ghost's lag starts at most one request late.
    */
   notice(): void {
-    const now = new Map(this.store.all().map((v) => [v.identifier, v]));
+    // A deletion never reverts, so a VM this map holds is still known to the store exactly when it is still deleting:
+    // only the VMs being deleted are looked at, not every VM (this runs on every request).
+    const now = new Map(this.store.deleting().map((v) => [v.identifier, v]));
     for (const [id, last] of this.deleting) {
       if (now.has(id)) continue;
       this.deleting.delete(id);
       this.lag.gone(id, last);
     }
-    for (const v of now.values()) if (v.phase === 'deleting') this.deleting.set(v.identifier, v);
+    for (const v of now.values()) this.deleting.set(v.identifier, v);
   }
 
   reset(): void {

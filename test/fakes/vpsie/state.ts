@@ -1,5 +1,10 @@
 // In-memory VMs, pending entries and scripts. Phases are derived from timestamps whenever they
 // are read, so the fake needs no timers (nothing keeps running after close()).
+// A stored VM is an immutable (frozen) record that a write replaces (copy-on-write), and its
+// phase view is cached until the phase or the record changes: a GET /vm page walks every VM
+// several times (listing.ts, routes.ts), and deep-copying each one on every request made a
+// 50,000-VM listing cost ~100 s of fake CPU. Only the public snapshots (VpsieFake.vms(), seedVm)
+// are deep copies, so a test that mutates what it got cannot reach into the store.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FakeScript, FakeVm } from './types.js';
 
@@ -15,11 +20,14 @@ export interface StoreTiming {
 type StoredVm = Omit<FakeVm, 'phase'>;
 
 interface VmRecord {
-  vm: StoredVm;
+  /** Frozen, with its tags and flags; patch() replaces it. */
+  vm: Readonly<StoredVm>;
   pendingAtMs: number;
   listedAtMs: number;
   runningAtMs: number;
   deleteRequestedAtMs?: number;
+  /** The last view handed out (frozen): valid while its phase is the current one and `vm` is the record's. */
+  cached?: { vm: Readonly<StoredVm>; view: FakeVm };
 }
 
 export interface CreateInput {
@@ -39,6 +47,8 @@ export interface CreateInput {
 
 export class VpsieStore {
   private readonly records = new Map<string, VmRecord>();
+  /** Identifiers of the records with a delete requested: all that sweep() has to look at. */
+  private readonly deleteRequested = new Set<string>();
   private readonly seededPending: Array<{ id: string; hostname: string; projectId: string | number; tags: unknown[] }> = [];
   private readonly scriptMap = new Map<string, FakeScript>();
   private readonly now: () => number;
@@ -56,31 +66,31 @@ export class VpsieStore {
     const nowMs = this.now();
     const listedAtMs = nowMs + this.timing.visibleAfterMs;
     const record: VmRecord = {
-      vm: this.stored(input, nowMs, input.flags['addPublicIpV4'] !== '0'),
+      vm: frozen(this.stored(input, nowMs, input.flags['addPublicIpV4'] !== '0')),
       pendingAtMs: nowMs + Math.min(this.timing.pendingAfterMs, this.timing.visibleAfterMs),
       listedAtMs,
       runningAtMs: listedAtMs + this.timing.runningAfterMs,
     };
     this.records.set(record.vm.identifier, record);
-    return this.view(record, nowMs)!;
+    return this.view(record, nowMs);
   }
 
   seed(input: Partial<FakeVm> & { hostname: string; projectId: string | number }): FakeVm {
     const nowMs = this.now();
     const { phase: _p, ...rest } = input;
-    const vm: StoredVm = {
+    const vm = frozen({
       ...this.stored(
         { dcIdentifier: 'dc-fake', resourceIdentifier: 'plan-fake', osIdentifier: 'os-fake', flags: {}, ...rest, tags: rest.tags ?? [] },
         nowMs,
         true,
       ),
       ...rest,
-      tags: rest.tags ?? [],
-      flags: rest.flags ?? {},
-    };
+      tags: [...(rest.tags ?? [])],
+      flags: { ...(rest.flags ?? {}) },
+    });
     const record: VmRecord = { vm, pendingAtMs: nowMs - 2, listedAtMs: nowMs - 1, runningAtMs: nowMs - 1 };
     this.records.set(vm.identifier, record);
-    return this.view(record, nowMs)!;
+    return structuredClone(this.view(record, nowMs));
   }
 
   seedPending(p: { hostname: string; projectId: string | number; tags?: unknown[] }): void {
@@ -88,26 +98,39 @@ export class VpsieStore {
   }
 
   /** Listed VMs of a project (all projects when projectId is undefined). */
-  list(projectId: string | undefined): FakeVm[] {
+  list(projectId: string | undefined): readonly FakeVm[] {
     const nowMs = this.sweep();
-    return [...this.records.values()]
-      .map((r) => this.view(r, nowMs))
-      .filter((v): v is FakeVm => v !== undefined && v.phase !== 'invisible' && v.phase !== 'pending')
-      .filter((v) => projectId === undefined || String(v.projectId) === projectId);
+    const out: FakeVm[] = [];
+    for (const r of this.records.values()) {
+      const v = this.view(r, nowMs);
+      if (v.phase !== 'invisible' && v.phase !== 'pending' && (projectId === undefined || String(v.projectId) === projectId)) out.push(v);
+    }
+    return out;
   }
 
   pending(): Array<{ id: string; hostname: string; projectId: string | number; tags: unknown[]; processId: string }> {
     const nowMs = this.sweep();
-    const fromCreates = [...this.records.values()]
-      .map((r) => this.view(r, nowMs))
-      .filter((v): v is FakeVm => v?.phase === 'pending')
-      .map((v) => ({ id: v.pendingId, hostname: v.hostname, projectId: v.projectId, tags: v.tags, processId: v.pendingId }));
+    const fromCreates: Array<{ id: string; hostname: string; projectId: string | number; tags: unknown[]; processId: string }> = [];
+    for (const r of this.records.values()) {
+      const v = this.view(r, nowMs);
+      if (v.phase === 'pending') fromCreates.push({ id: v.pendingId, hostname: v.hostname, projectId: v.projectId, tags: v.tags, processId: v.pendingId });
+    }
     return [...fromCreates, ...this.seededPending.map((p) => ({ ...p, processId: p.id }))];
   }
 
   /** A listed VM (pending or invisible ones are unknown to GET by id, like before they exist). */
   find(identifier: string): FakeVm | undefined {
-    return this.list(undefined).find((v) => v.identifier === identifier);
+    const nowMs = this.sweep();
+    const record = this.records.get(identifier);
+    if (!record) return undefined;
+    const v = this.view(record, nowMs);
+    return v.phase === 'invisible' || v.phase === 'pending' ? undefined : v;
+  }
+
+  /** The VMs being deleted, as they look now (a VM whose deletion completed is not among them: the store forgot it). */
+  deleting(): FakeVm[] {
+    const nowMs = this.sweep();
+    return [...this.deleteRequested].map((id) => this.view(this.records.get(id)!, nowMs));
   }
 
   /** true if the hostname is taken by a listed or pending VM. */
@@ -118,18 +141,21 @@ export class VpsieStore {
   requestDelete(identifier: string): boolean {
     if (!this.find(identifier)) return false;
     this.records.get(identifier)!.deleteRequestedAtMs ??= this.now();
+    this.deleteRequested.add(identifier);
     return true;
   }
 
   patch(identifier: string, patch: Partial<StoredVm>): void {
     const record = this.records.get(identifier);
     if (!record) throw new Error(`VpsieFake.patchVm: no VM ${identifier}`);
-    Object.assign(record.vm, patch);
+    const next = { ...record.vm, ...patch };
+    record.vm = frozen({ ...next, tags: [...next.tags], flags: { ...next.flags } });
   }
 
+  /** Deep copies of every VM in every phase (VpsieFake.vms()): the caller may change them. */
   all(): FakeVm[] {
     const nowMs = this.sweep();
-    return [...this.records.values()].map((r) => this.view(r, nowMs)).filter((v): v is FakeVm => v !== undefined);
+    return [...this.records.values()].map((r) => structuredClone(this.view(r, nowMs)));
   }
 
   // ---- scripts ----
@@ -175,6 +201,7 @@ export class VpsieStore {
 
   reset(): void {
     this.records.clear();
+    this.deleteRequested.clear();
     this.seededPending.length = 0;
     this.scriptMap.clear();
     this.listTotalExtra = 0;
@@ -213,21 +240,34 @@ export class VpsieStore {
   /** Forgets VMs whose deletion has completed. */
   private sweep(): number {
     const nowMs = this.now();
-    for (const [id, r] of this.records) {
-      if (r.deleteRequestedAtMs !== undefined && nowMs - r.deleteRequestedAtMs >= this.timing.deleteAfterMs) this.records.delete(id);
+    for (const id of this.deleteRequested) {
+      const r = this.records.get(id)!;
+      if (nowMs - r.deleteRequestedAtMs! >= this.timing.deleteAfterMs) {
+        this.records.delete(id);
+        this.deleteRequested.delete(id);
+      }
     }
     return nowMs;
   }
 
-  private view(r: VmRecord, nowMs: number): FakeVm | undefined {
+  /** The VM with its phase at nowMs: frozen and shared (the cached one while nothing changed), never to be mutated. */
+  private view(r: VmRecord, nowMs: number): FakeVm {
     let phase: FakeVm['phase'];
     if (r.deleteRequestedAtMs !== undefined) phase = 'deleting';
     else if (nowMs >= r.runningAtMs) phase = 'running';
     else if (nowMs >= r.listedAtMs) phase = 'listed';
     else if (nowMs >= r.pendingAtMs) phase = 'pending';
     else phase = 'invisible';
-    return structuredClone({ ...r.vm, phase });
+    if (r.cached?.vm !== r.vm || r.cached.view.phase !== phase) r.cached = { vm: r.vm, view: Object.freeze({ ...r.vm, phase }) };
+    return r.cached.view;
   }
+}
+
+/** The stored VM, its tags and flags frozen: a write replaces the record instead of changing it. */
+function frozen(vm: StoredVm): Readonly<StoredVm> {
+  Object.freeze(vm.tags);
+  Object.freeze(vm.flags);
+  return Object.freeze(vm);
 }
 
 /** VPSie's Go structs read created_on as a plain string; a SQL-style time is the guess. */
