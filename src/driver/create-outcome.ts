@@ -27,8 +27,10 @@ export type CreateOutcome =
  *   (CloudApiError notApplied: CloudSigma's concurrency error) refuses.
  * - timeout, network, malformed body, other 5xx, cancellation: maybe.
  * - A request that never left the sidecar (RequestNotSentError) refuses.
- * - A MachineError a provider raised before or after its request: refused
- *   for the codes that mean "not sent / not accepted", maybe otherwise.
+ * - A MachineError carrying the cloud's answer (cause: an adapter added what
+ *   it kept to it) is judged by that answer; one without it, raised before
+ *   or after the request: refused for the codes that mean "not sent / not
+ *   accepted", maybe otherwise.
  */
 export function mayHaveTakenEffect(err: unknown, signal?: AbortSignal): boolean {
   if (isNoVmRequested(err) || isRequestNotSent(err)) return false;
@@ -39,6 +41,7 @@ export function mayHaveTakenEffect(err: unknown, signal?: AbortSignal): boolean 
     return err.kind === 'timeout' || err.kind === 'network' || err.kind === 'malformed' || err.kind === 'too-large';
   }
   if (signal?.aborted) return true;
+  if (isMachineError(err) && isCloudApiError(err.cause)) return mayHaveTakenEffect(err.cause, signal);
   if (isMachineError(err)) return !REFUSED.has(err.code);
   return true;
 }
