@@ -1,4 +1,5 @@
 import { isCloudApiError } from '../http/cloud-api-error.js';
+import { isRequestNotSent } from '../http/request-not-sent-error.js';
 import { MachineCode } from './codes.js';
 import { MachineError, isMachineError } from './machine-error.js';
 import type { VmRecord } from './provider.js';
@@ -25,11 +26,14 @@ export type CreateOutcome =
  * - A 5xx the cloud's own error document says was not carried out
  *   (CloudApiError notApplied: CloudSigma's concurrency error) refuses.
  * - timeout, network, malformed body, other 5xx, cancellation: maybe.
- * - A MachineError a provider raised before or after its request: refused
- *   for the codes that mean "not sent / not accepted", maybe otherwise.
+ * - A request that never left the sidecar (RequestNotSentError) refuses.
+ * - A MachineError carrying the cloud's answer (cause: an adapter added what
+ *   it kept to it) is judged by that answer; one without it, raised before
+ *   or after the request: refused for the codes that mean "not sent / not
+ *   accepted", maybe otherwise.
  */
 export function mayHaveTakenEffect(err: unknown, signal?: AbortSignal): boolean {
-  if (isNoVmRequested(err)) return false;
+  if (isNoVmRequested(err) || isRequestNotSent(err)) return false;
   if (isCloudApiError(err)) {
     if (err.kind === 'canceled') return true;
     if (err.fields.quota || err.fields.notApplied) return false;
@@ -37,6 +41,7 @@ export function mayHaveTakenEffect(err: unknown, signal?: AbortSignal): boolean 
     return err.kind === 'timeout' || err.kind === 'network' || err.kind === 'malformed' || err.kind === 'too-large';
   }
   if (signal?.aborted) return true;
+  if (isMachineError(err) && isCloudApiError(err.cause)) return mayHaveTakenEffect(err.cause, signal);
   if (isMachineError(err)) return !REFUSED.has(err.code);
   return true;
 }
@@ -66,14 +71,12 @@ export async function runCreate(request: () => Promise<VmRecord | undefined>, si
 }
 
 /**
- * A multi-step create failed without making a VM: in a step before the VM's
- * own create request was sent (CloudSigma: cloning the boot drive), or at that
- * request, which the cloud refused (the provider wraps the refusal to name
- * what it kept; mayHaveTakenEffect said no to the cloud's answer itself).
- * A failure in a step after the VM was made (starting it) is never this: the
- * VM exists. No VM can exist from it, so the
- * driver holds nothing back; what the step may have made carries the
- * Machine's name and the next create reuses or removes it.
+ * A create failed before the VM's own create request was sent (create()
+ * threw before it called hooks.beforeVmRequest(): CloudSigma's boot drive
+ * clone, VPSie's boot script, a name check), or MachineDriver stopped waiting
+ * for such a step. Only MachineDriver raises it. No VM can exist from it, so
+ * the driver holds nothing back; what the step may have made carries the
+ * Machine's name and the next create reuses it (DeleteMachine removes it).
  */
 export class NoVmRequestedError extends MachineError {
   constructor(readonly step: string, failure: MachineError) {

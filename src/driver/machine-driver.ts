@@ -3,7 +3,7 @@ import { logger } from '../observability/logger.js';
 import { vmCreateDuration } from '../observability/metrics.js';
 import { MachineCode } from './codes.js';
 import { CreateIntents, INTENT_KEY, type CreateIntent, withIntent } from './create-intents.js';
-import { NoVmRequestedError, runCreate } from './create-outcome.js';
+import { NoVmRequestedError, isNoVmRequested, mayHaveTakenEffect, runCreate } from './create-outcome.js';
 import { asMachineError } from './errors.js';
 import { MachineError } from './machine-error.js';
 import { readMachine, readMachineClass, throwIfProblems } from './machine-request.js';
@@ -24,6 +24,7 @@ import {
 } from './provider.js';
 import type { ProviderRegistry } from './provider-registry.js';
 import { SingleFlight } from './single-flight.js';
+import { StepHolds } from './step-holds.js';
 
 export interface MachineCall {
   machine?: Uint8Array;
@@ -84,6 +85,7 @@ export class MachineDriver {
   private readonly creates = new SingleFlight<MachineStatus>();
   private readonly timings: DriverTimings;
   private readonly intents: CreateIntents;
+  private readonly stepHolds = new StepHolds();
 
   constructor(
     private readonly providers: ProviderRegistry,
@@ -170,10 +172,7 @@ export class MachineDriver {
       const found = await this.findMachineVm(bound, machine, signal);
       if (!found.vm) throw new MachineError(MachineCode.NotFound, `no VM found for machine ${machine.name}`);
       const vm = failIfFailed(found.vm);
-      if (vm.state === 'stopped' && bound.session.start) {
-        await bound.session.start(vm.providerId, signal);
-        logger.info('started a stopped VM', { providerId: vm.providerId });
-      }
+      if (vm.state === 'stopped' && bound.session.start) await this.startVm(bound.session, vm, signal);
       return this.statusOf(machine, vm);
     } catch (err) {
       throw asMachineError(err, signal, 'initialize machine');
@@ -223,6 +222,7 @@ export class MachineDriver {
       }
       await this.release(session, machine, deadline, signal);
       if (!machine.providerId) this.intents.clear(key);
+      this.stepHolds.clearMachine(key);
       return { lastKnownState: '' };
     } catch (err) {
       throw asMachineError(err, signal, 'delete machine');
@@ -504,19 +504,35 @@ export class MachineDriver {
     // The window counts from the VM's own request (a multi-step create says when it goes) and, for an unknown
     // outcome, from the moment the outcome is known: a listing lags the VM's creation, which is no later than that.
     const restart = () => (intent ? { ...intent, until: Date.now() + windowMs } : undefined);
-    const hooks = { beforeVmRequest: () => remember(restart()) };
+    // Whether this create() call reached the VM's own request: what it threw before that made no VM.
+    let vmRequested = false;
+    const hooks: CreateHooks = {
+      beforeVmRequest: () => {
+        vmRequested = true;
+        remember(restart());
+      },
+      stepRequest: (step, request, findMade) => this.stepRequest(key, machine, step, request, findMade, windowMs, signal),
+    };
     const attempt = () => {
+      vmRequested = false;
       intent = arm();
       remember(intent);
     };
-    const outcome = await runCreate(() => this.createThroughSteps(session, machine, hooks, attempt, () => remember(undefined), deadline, signal), signal);
+    const outcome = await runCreate(async () => {
+      try {
+        return await this.createThroughSteps(session, machine, hooks, attempt, () => remember(undefined), deadline, signal);
+      } catch (err) {
+        if (vmRequested || isNoVmRequested(err)) throw err;
+        throw new NoVmRequestedError('before the VM request', asMachineError(err, signal, 'create machine'));
+      }
+    }, signal);
     switch (outcome.kind) {
       case 'created':
         if (intent) remember({ ...intent, providerId: outcome.vm.providerId });
         return outcome.vm;
       case 'refused':
         remember(undefined);
-        throw outcome.error;
+        throw await this.afterRefusal(bound, machine, outcome.error, signal);
       case 'unknown': {
         const failure = outcome.error === undefined ? undefined : asMachineError(outcome.error, signal);
         logger.warn('create outcome unknown, looking the VM up', { machine: machine.name, code: failure?.codeName ?? 'accepted without an id' });
@@ -540,6 +556,85 @@ export class MachineDriver {
         throw own ? new MachineError(code, outstanding.message, { lastKnownState: withIntent(own, pending) }) : outstanding;
       }
     }
+  }
+
+  /**
+   * A create no VM came from. What its steps made (a boot drive, a boot
+   * script) carries the Machine's name: for a refusal a retry may overcome
+   * (no capacity or funds, a rate limit, a timed-out wait, a transient
+   * failure) it is kept, and the next create reuses it (lastKnownState names
+   * it). For one that needs a human (a wrong class, Secret or permission) it
+   * is removed in one pass of releaseMachine, so nothing of the Machine, its
+   * userData included, sits in the account until the Machine is deleted. A
+   * failed removal is logged; DeleteMachine removes what is left.
+   */
+  private async afterRefusal(bound: Bound, machine: MachineRef, error: unknown, signal: AbortSignal): Promise<unknown> {
+    const failure = asMachineError(error, signal, 'create machine');
+    if (signal.aborted || !NEEDS_A_HUMAN.has(failure.code) || !bound.session.releaseMachine) return error;
+    try {
+      const left = await bound.session.releaseMachine(machine.name, signal);
+      logger.info('create refused: removed what its steps made', { machine: machine.name, code: failure.codeName, stillGoing: left });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      logger.warn('create refused: removing what its steps made failed, DeleteMachine removes it', { machine: machine.name, error: asMachineError(err).message });
+      return error;
+    }
+    const { lastKnownState: _kept, ...details } = failure.details;
+    return new MachineError(failure.code, failure.message, details, { cause: failure.cause });
+  }
+
+  /**
+   * One request of a step before the VM's (provider.ts CreateHooks.stepRequest),
+   * under the rules of the VM's own request: a refusal is thrown; a request
+   * that may have taken effect, or was accepted without naming what it made,
+   * is followed by the adapter's lookup (findMade); nothing found holds the
+   * step back (StepHolds) for the discovery window, during which the next
+   * calls look instead of sending it again. No VM is requested in a step, so
+   * its failure holds no create intent (createOnce wraps it as NoVmRequestedError).
+   */
+  private async stepRequest<T>(
+    key: string,
+    machine: MachineRef,
+    step: string,
+    request: () => Promise<T | undefined>,
+    findMade: () => Promise<T | undefined>,
+    windowMs: number,
+    signal: AbortSignal,
+  ): Promise<T> {
+    const held = this.stepHolds.get(key, step);
+    if (held) {
+      const found = await findMade();
+      if (found !== undefined) {
+        this.stepHolds.clear(key, step);
+        logger.info('create: what an earlier step request made is visible now, continuing with it', { machine: machine.name, step });
+        return found;
+      }
+      throw new MachineError(
+        MachineCode.Unavailable,
+        `the ${step} request for machine ${machine.name} sent at ${iso(held.at)} may have taken effect and what it makes is not visible yet; ` +
+          `no VM was requested, the next call looks again and sends no second ${step} request before ${iso(held.until)}`,
+      );
+    }
+    const at = Date.now();
+    let failure: unknown;
+    try {
+      const made = await request();
+      if (made !== undefined) return made;
+    } catch (err) {
+      if (!mayHaveTakenEffect(err, signal)) throw err;
+      failure = err;
+    }
+    const found = signal.aborted ? undefined : await findMade().catch(() => undefined);
+    if (found !== undefined) {
+      if (failure !== undefined) logger.warn('create: a step request’s outcome was unknown, continuing with what it made', { machine: machine.name, step });
+      return found;
+    }
+    if (windowMs > 0) this.stepHolds.set(key, step, { at, until: Date.now() + windowMs });
+    if (failure !== undefined) throw failure;
+    throw new MachineError(
+      MachineCode.Unavailable,
+      `the ${step} request for machine ${machine.name} was accepted and what it makes is not visible yet; no VM was requested, the next call looks again`,
+    );
   }
 
   /**
@@ -615,10 +710,10 @@ export class MachineDriver {
         first = false;
         const current = seen.vm!;
         if (current.state === 'stopped' && session.start && !startRequested) {
-          // An adopted VM on a cloud whose VMs do not boot by themselves (e.g. left stopped by a failed create).
-          await session.start(current.providerId, signal);
+          // A cloud whose VMs do not boot by themselves: the VM just created, or an adopted one left stopped.
           startRequested = true;
-          logger.info('started a stopped VM', { providerId: current.providerId });
+          seen.vm = await this.startVm(session, current, signal);
+          return seen.vm;
         }
         if (current.state === 'failed') {
           await this.removeFailedVm(session, current, signal);
@@ -634,6 +729,30 @@ export class MachineDriver {
     );
     if (done) return value;
     throw new MachineError(MachineCode.DeadlineExceeded, `VM ${value.providerId} is still ${value.state} after ${Math.round(this.timings.createTimeoutMs / 1000)} s`);
+  }
+
+  /**
+   * session.start, with the driver's rule for a start that answers an error:
+   * the VM is read again, and one that is starting or running now was started
+   * (a retried start whose first answer was lost, or another caller's), so
+   * the error is moved past; otherwise it stands (a stopped VM is kept: the
+   * next call, or InitializeMachine after GetMachineStatus's Uninitialized,
+   * starts it). Answers the VM as last read.
+   */
+  private async startVm(session: CloudSession, vm: VmRecord, signal: AbortSignal): Promise<VmRecord> {
+    try {
+      await session.start!(vm.providerId, signal);
+      logger.info('started a stopped VM', { providerId: vm.providerId });
+      return vm;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const now = await session.get(vm.providerId, signal).catch(() => undefined);
+      if (now && (now.state === 'creating' || now.state === 'running')) {
+        logger.info('start answered an error, but the VM is starting', { providerId: vm.providerId, state: now.state, error: asMachineError(err).message });
+        return now;
+      }
+      throw err;
+    }
   }
 
   /** One delete() step; a VM already gone (404) counts as requested. */
@@ -728,11 +847,18 @@ export class MachineDriver {
   }
 }
 
-/**
- * Providers whose create() still discovers its own VM and keeps its own
- * request record (VPSie: vpsie-provider.ts, being rewritten to an adapter whose
- * create answers undefined). Their window is 0 until then.
- */
+/** Refusals no retry overcomes: what the create's steps made is removed (MachineDriver.afterRefusal). */
+const NEEDS_A_HUMAN = new Set<MachineCode>([
+  MachineCode.InvalidArgument,
+  MachineCode.FailedPrecondition,
+  MachineCode.PermissionDenied,
+  MachineCode.Unauthenticated,
+  MachineCode.NotFound,
+  MachineCode.OutOfRange,
+  MachineCode.Unimplemented,
+]);
+
+/** What a lookup of the Machine's VM found. */
 interface Found {
   vm: VmRecord | undefined;
   /** An earlier VM of the Machine is being deleted. */

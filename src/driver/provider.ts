@@ -59,7 +59,13 @@ export interface VmRecord {
  */
 export type ListedVm = Pick<VmRecord, 'providerId' | 'machineName' | 'state'>;
 
-/** What a multi-step create tells MachineDriver while it runs. */
+/**
+ * What create() tells MachineDriver, and the one rule it leaves to it, while
+ * it runs. Every create() calls beforeVmRequest() right before the request
+ * that makes the VM: whatever it throws before that call made no VM, so the
+ * driver holds nothing back for it (create-outcome.ts NoVmRequestedError);
+ * what it throws after is judged by the driver's one classifier.
+ */
 export interface CreateHooks {
   /**
    * Called right before the VM's own create request is sent (after earlier
@@ -67,6 +73,20 @@ export interface CreateHooks {
    * window of an unknown outcome starts here, and the intent is written again.
    */
   beforeVmRequest(): void;
+  /**
+   * Sends one request of a step before the VM's (CloudSigma: the boot drive
+   * clone; VPSie: the boot script add) under the driver's rules for a lost
+   * answer, the same as for the VM's own request: `request` answers what it
+   * made, or undefined when the cloud accepted it without naming it (VPSie's
+   * script add answers no id). A refusal is thrown. When the request may have
+   * taken effect (the driver's classifier) or named nothing, the driver calls
+   * `findMade`, the adapter's lookup of what that request makes (by the
+   * Machine's name), and answers what it finds. Found nothing: the call
+   * fails, and until the provider's discovery window has passed the driver
+   * sends that step's request for the Machine no second time; it calls
+   * `findMade` instead.
+   */
+  stepRequest<T>(step: string, request: () => Promise<T | undefined>, findMade: () => Promise<T | undefined>): Promise<T>;
 }
 
 /**
@@ -121,16 +141,21 @@ export interface CloudSession {
    * script, create the VM; STACKIT: create the server), each sent once, no
    * lookup of an earlier VM, no retry of a request that creates, no waiting
    * (neither for a step nor for the VM to run), no adoption. A step the cloud
-   * still runs is answered as StepInProgress. Answers the VM (with its providerID) once the
+   * still runs is answered as StepInProgress. The VM's own request comes
+   * right after hooks.beforeVmRequest(). Answers the VM (with its providerID) once the
    * cloud named it, or undefined when the cloud accepted the create without
    * naming the VM (an asynchronous create: the driver discovers it by its
    * markers). Throws what the cloud answered otherwise; MachineDriver alone
    * decides (create-outcome.ts) whether the create may have taken effect, and
    * keeps the Machine from a second create until its VM is found or the
    * provider's discovery window has passed. A step's leftovers (a cloned boot
-   * drive) carry the Machine's name, so the next create reuses them.
+   * drive) carry the Machine's name: no adapter cleans up after a failed
+   * create; the next create reuses them, and MachineDriver removes them
+   * (releaseMachine) after a refusal that needs a human and on DeleteMachine. The VM may come back stopped on
+   * a cloud whose VMs do not boot by themselves: starting it is the driver's
+   * step (start()).
    */
-  create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<VmRecord | StepInProgress | undefined>;
+  create(machine: MachineRef, signal: AbortSignal, hooks: CreateHooks): Promise<VmRecord | StepInProgress | undefined>;
   /**
    * One step towards deleting exactly this VM and what it alone uses (a boot
    * drive made for it): the deletion request, or the step it needs first
@@ -151,10 +176,12 @@ export interface CloudSession {
    */
   list(signal: AbortSignal): AsyncIterable<readonly ListedVm[]>;
   /**
-   * Only for clouds whose VMs do not boot by themselves (CloudSigma): asks the
-   * cloud to start a VM in state 'stopped'. With it, a stopped VM counts as
-   * not initialized: GetMachineStatus answers Uninitialized, InitializeMachine
-   * starts it, and CreateMachine starts a stopped VM it adopts.
+   * Only for clouds whose VMs do not boot by themselves (CloudSigma): one
+   * request asking the cloud to start a VM in state 'stopped'. With it, a
+   * stopped VM counts as not initialized: GetMachineStatus answers
+   * Uninitialized, InitializeMachine starts it, and CreateMachine starts the
+   * VM it created or adopted. A start that answers an error is judged by the
+   * driver (it reads the VM: one no longer stopped is starting).
    */
   start?(providerId: string, signal: AbortSignal): Promise<void>;
   /**

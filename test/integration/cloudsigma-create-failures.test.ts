@@ -1,7 +1,8 @@
-// A failure at each create step (clone, the driver's wait for the clone, create, start, running wait): nothing this
-// call made is left behind (or, if removing it fails too, the error and lastKnownState say what is
-// left and where), and the next CreateMachine converges to exactly one running server with one
-// boot drive. Against the fake behind `prism proxy specs/cloudsigma.yaml --errors`.
+// A failure at each create step (clone, the driver's wait for the clone, create, start, running wait): what the
+// call made is kept for the next one (a boot drive named in lastKnownState and by its boot-drive name; a
+// server by its markers), nothing is removed after a failure except what can never be used (a broken
+// clone), and the next CreateMachine converges to exactly one running server with one boot drive.
+// Against the fake behind `prism proxy specs/cloudsigma.yaml --errors`.
 import { MachineCode } from '../../src/driver/codes.js';
 import type { DriverCallError } from '../../src/server/driver-client.js';
 import { CloudSigmaHarness, LOCATION, callError, leftoversOf, waitFor, type Status } from '../support/cloudsigma-harness.js';
@@ -24,7 +25,6 @@ const CREATE = { method: 'POST', path: /^\/api\/2\.0\/servers\/$/ };
 const START = { method: 'POST', path: /^\/api\/2\.0\/servers\/[^/]+\/action\/$/, query: { do: 'start' } };
 const GET_DRIVE = { method: 'GET', path: /^\/api\/2\.0\/drives\/[0-9a-f-]{36}\/$/ };
 const GET_SERVER = { method: 'GET', path: /^\/api\/2\.0\/servers\/[0-9a-f-]{36}\/$/ };
-const DELETE_DRIVE = { method: 'DELETE', path: /^\/api\/2\.0\/drives\/[0-9a-f-]{36}\/$/ };
 const DELETE_SERVER = { method: 'DELETE', path: /^\/api\/2\.0\/servers\/[0-9a-f-]{36}\/$/ };
 
 /** The next CreateMachine (with what MCM stored from the failed one) ends with one running server and one boot drive. */
@@ -71,35 +71,39 @@ describe('step 1: clone the boot drive', () => {
 });
 
 describe('step 2: wait until the clone is ready', () => {
-  test('the clone turns unavailable: the drive is removed, Unavailable; the next call converges', async () => {
+  test('the clone turns unavailable while the driver waits: the next poll sees it, removes the broken drive, Unavailable saying so; the next call clones anew and converges', async () => {
     h.fake.setTiming({ cloneAfterMs: 60_000 });
     const pending = callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-w1')));
     await waitFor(() => h.drivesOf().length === 1);
-    h.fake.setDriveStatus(h.drivesOf()[0]!.uuid, 'unavailable');
+    const broken = h.drivesOf()[0]!.uuid;
+    h.fake.setDriveStatus(broken, 'unavailable');
     const err = await pending;
     expect(err.code).toBe(MachineCode.Unavailable);
-    expect(err.details).toContain('unavailable');
-    await waitFor(() => h.drivesOf().length === 0);
+    expect(err.details).toContain(`drive ${broken} is unavailable`);
+    expect(err.details).toContain('it is removed and the next CreateMachine clones a new one');
     expect(h.serversOf()).toHaveLength(0);
+    await waitFor(() => h.drivesOf().length === 0);
     // Second attempt: its clone is made ready by hand (the fake's clones take a minute here).
     const next = h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-w1', { lastKnownState: String(err.response?.lastKnownState ?? '') }));
-    await waitFor(() => h.drivesOf().length === 1);
-    h.fake.setDriveStatus(h.drivesOf()[0]!.uuid, 'unmounted');
+    await waitFor(() => h.drivesOf().some((d) => d.uuid !== broken));
+    h.fake.setDriveStatus(h.drivesOf().find((d) => d.uuid !== broken)!.uuid, 'unmounted');
     await next;
     expect(h.serversOf()).toHaveLength(1);
-    expect(h.drivesOf()).toHaveLength(1);
+    await waitFor(() => h.drivesOf().length === 1);
+    expect(h.drivesOf()[0]!.uuid).not.toBe(broken);
+    expect(h.cloneRequests()).toHaveLength(2);
   });
 
-  test('reading the drive fails and removing it fails too: the error and lastKnownState name it; the next call continues with it', async () => {
+  test('reading the drive fails: the error and lastKnownState name the kept drive; the next call continues with it', async () => {
     h.fake.injectFault({ ...GET_DRIVE, status: 500, times: 50 });
-    h.fake.injectFault({ ...DELETE_DRIVE, status: 503, times: 50 });
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-w2')));
     h.fake.clearFaults();
     expect(err.code).toBe(MachineCode.Unavailable);
     const [drive] = h.drivesOf();
     const state = leftoversOf(err);
-    expect(state.cloudsigma).toEqual({ location: LOCATION, step: 'prepare boot drive', leftServers: [], leftDrives: [drive!.uuid] });
-    expect(err.details).toContain(`left at location ${LOCATION}: drive ${drive!.uuid}`);
+    expect(state.cloudsigma).toEqual({ location: LOCATION, step: 'prepare boot drive', leftDrives: [drive!.uuid] });
+    // No VM request went out, so no create intent holds the next call back.
+    expect(String(err.response?.lastKnownState)).not.toContain('createIntent');
     expect(h.serversOf()).toHaveLength(0);
     await convergesToOne(h, 'alpha-worker-z1-w2', err);
     // The next call used the drive the first one cloned instead of cloning another.
@@ -145,7 +149,7 @@ describe('step 2: wait until the clone is ready', () => {
 });
 
 describe('step 3: create the server', () => {
-  test('refused (400): the cloned drive is removed, InvalidArgument with the cloud message; the next call converges', async () => {
+  test('refused (400, needs a human): InvalidArgument with the cloud message, no create intent; the driver removes the cloned drive (releaseMachine); the next call converges', async () => {
     h.fake.injectFault({ ...CREATE, status: 400, body: [{ error_type: 'validation', error_message: 'VLAN does not exist', error_point: 'nics' }] });
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-s1')));
     expect(err.code).toBe(MachineCode.InvalidArgument);
@@ -155,16 +159,25 @@ describe('step 3: create the server', () => {
     await convergesToOne(h, 'alpha-worker-z1-s1', err);
   });
 
-  test('refused, and removing the drive fails too: it is named, and the next call reuses it', async () => {
-    h.fake.injectFault({ ...CREATE, status: 400 });
-    h.fake.injectFault({ ...DELETE_DRIVE, status: 503, times: 50 });
+  test('refused for no capacity (503, a retry may do): ResourceExhausted; the cloned drive is kept, named in lastKnownState, and the next call reuses it (one clone)', async () => {
+    h.fake.injectFault({ ...CREATE, status: 503, body: [{ error_type: 'concurrency', error_message: 'We currently cannot provide enough resources', error_point: null }] });
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-s2')));
-    h.fake.clearFaults();
+    expect(err.code).toBe(MachineCode.ResourceExhausted);
     const [drive] = h.drivesOf();
-    expect(leftoversOf(err).cloudsigma).toMatchObject({ step: 'create server', leftDrives: [drive!.uuid], leftServers: [] });
-    expect(err.details).toContain('removing what it made failed too');
+    expect(h.serversOf()).toHaveLength(0);
+    expect(leftoversOf(err).cloudsigma).toEqual({ location: LOCATION, step: 'create server', leftDrives: [drive!.uuid] });
+    expect(String(err.response?.lastKnownState)).not.toContain('createIntent');
     await convergesToOne(h, 'alpha-worker-z1-s2', err);
     expect(h.cloneRequests()).toHaveLength(1);
+    expect(h.drivesOf()[0]!.uuid).toBe(drive!.uuid);
+  });
+
+  test('refused for no capacity, then the Machine is deleted: DeleteMachine removes the kept boot drive (nothing leaks)', async () => {
+    h.fake.injectFault({ ...CREATE, status: 503, body: [{ error_type: 'concurrency', error_message: 'We currently cannot provide enough resources', error_point: null }] });
+    await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-s5')));
+    expect(h.drivesOf()).toHaveLength(1);
+    await h.client.call('DeleteMachine', h.request('alpha-worker-z1-s5'));
+    await nothingLeft();
   });
 
   test('a 500 (the server may exist): Unavailable naming the outstanding create, no second create inside the discovery window; then the kept drive is used, no second clone', async () => {
@@ -176,7 +189,7 @@ describe('step 3: create the server', () => {
       expect(w.createRequests()).toHaveLength(1);
       expect(w.serversOf()).toHaveLength(0);
       const [drive] = w.drivesOf();
-      expect(leftoversOf(err).cloudsigma).toMatchObject({ step: 'create server', leftDrives: [drive!.uuid], leftServers: [] });
+      expect(leftoversOf(err).cloudsigma).toMatchObject({ step: 'create server', leftDrives: [drive!.uuid] });
       expect(String(err.response?.lastKnownState)).toContain('createIntent');
       // MCM's next call, 5 s later in a cluster: the server is not visible, and the driver cannot tell it was never made.
       const again = await callError(w.client.call('CreateMachine', w.request('alpha-worker-z1-s3', { lastKnownState: String(err.response?.lastKnownState ?? '') })));
@@ -203,17 +216,34 @@ describe('step 3: create the server', () => {
   });
 });
 
-describe('step 4: start the server', () => {
-  test('refused for lack of funds (402): the server is deleted with its drive, ResourceExhausted; the next call converges', async () => {
+describe('step 4: start the server (the driver\'s step: session.start)', () => {
+  test('refused for lack of funds (402): ResourceExhausted, the stopped server is kept (named in lastKnownState); MCM’s next GetMachineStatus says Uninitialized and InitializeMachine starts it', async () => {
     h.fake.injectFault({ ...START, status: 402, body: [{ error_type: 'billing', error_message: 'Not enough funds for 5 days of burst usage', error_point: null }] });
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-t1')));
     expect(err.code).toBe(MachineCode.ResourceExhausted);
     expect(err.details).toContain('Not enough funds');
-    await nothingLeft();
-    await convergesToOne(h, 'alpha-worker-z1-t1', err);
+    const [server] = h.serversOf();
+    expect(h.serversOf()).toHaveLength(1);
+    expect(server!.status).toBe('stopped');
+    expect(h.drivesOf()).toHaveLength(1);
+    expect(h.apiRequests('DELETE', /\/servers\//)).toHaveLength(0);
+    expect(leftoversOf(err).providerId).toBe(`cloudsigma://${server!.uuid}`);
+
+    // What MCM does next: GetMachineStatus (empty providerID) → Uninitialized with the response filled → InitializeMachine.
+    const status = await callError(h.client.call('GetMachineStatus', h.request('alpha-worker-z1-t1')));
+    expect(status.code).toBe(MachineCode.Uninitialized);
+    expect(status.response).toMatchObject({ providerId: `cloudsigma://${server!.uuid}`, nodeName: 'alpha-worker-z1-t1' });
+    const init = await h.client.call<Status>('InitializeMachine', h.request('alpha-worker-z1-t1', { providerID: `cloudsigma://${server!.uuid}` }));
+    expect(init.providerId).toBe(`cloudsigma://${server!.uuid}`);
+    await waitFor(() => h.serversOf()[0]?.status === 'running');
+    const ok = await h.client.call<Status>('GetMachineStatus', h.request('alpha-worker-z1-t1', { providerID: init.providerId }));
+    expect(ok.providerId).toBe(init.providerId);
+    expect(h.serversOf()).toHaveLength(1);
+    expect(h.drivesOf()).toHaveLength(1);
+    expect(h.createRequests()).toHaveLength(1);
   });
 
-  test('a lost start answer is retried (start creates nothing) and the server runs', async () => {
+  test('a lost start answer is retried (start creates nothing); the retry meets a starting server (400), the driver reads the server, sees it starting, and the server runs', async () => {
     h.fake.injectFault({ ...START, afterSuccess: 'drop' });
     await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-t2'));
     expect(h.serversOf()).toHaveLength(1);
@@ -222,49 +252,24 @@ describe('step 4: start the server', () => {
     expect(h.createRequests()).toHaveLength(1);
   });
 
-  test('start refused and deleting the server fails too: the error and lastKnownState name server and drive; MCM’s next GetMachineStatus says Uninitialized and InitializeMachine starts it', async () => {
+  test('the same kept server: a direct next CreateMachine adopts the stopped server and starts it', async () => {
     h.fake.injectFault({ ...START, status: 402 });
-    h.fake.injectFault({ ...DELETE_SERVER, status: 503, times: 5 });
-    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-t3')));
-    expect(err.code).toBe(MachineCode.ResourceExhausted);
-    const [server] = h.serversOf();
-    const [drive] = h.drivesOf();
-    expect(server!.status).toBe('stopped');
-    const state = leftoversOf(err);
-    expect(state.providerId).toBe(`cloudsigma://${server!.uuid}`);
-    expect(state.cloudsigma).toEqual({ location: LOCATION, step: 'start server', leftServers: [server!.uuid], leftDrives: [drive!.uuid] });
-    expect(err.details).toContain(`server ${server!.uuid}`);
-    h.fake.clearFaults();
-
-    // What MCM does next: GetMachineStatus (empty providerID) → Uninitialized with the response filled → InitializeMachine.
-    const status = await callError(h.client.call('GetMachineStatus', h.request('alpha-worker-z1-t3')));
-    expect(status.code).toBe(MachineCode.Uninitialized);
-    expect(status.response).toMatchObject({ providerId: `cloudsigma://${server!.uuid}`, nodeName: 'alpha-worker-z1-t3' });
-    const init = await h.client.call<Status>('InitializeMachine', h.request('alpha-worker-z1-t3', { providerID: `cloudsigma://${server!.uuid}` }));
-    expect(init.providerId).toBe(`cloudsigma://${server!.uuid}`);
-    await waitFor(() => h.serversOf()[0]?.status === 'running');
-    const ok = await h.client.call<Status>('GetMachineStatus', h.request('alpha-worker-z1-t3', { providerID: init.providerId }));
-    expect(ok.providerId).toBe(init.providerId);
-    expect(h.serversOf()).toHaveLength(1);
-    expect(h.drivesOf()).toHaveLength(1);
-    expect(h.createRequests()).toHaveLength(1);
-  });
-
-  test('the same leftover: a direct next CreateMachine adopts the stopped server and starts it', async () => {
-    h.fake.injectFault({ ...START, status: 402 });
-    h.fake.injectFault({ ...DELETE_SERVER, status: 503, times: 5 });
     const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-t4')));
-    expect(leftoversOf(err).cloudsigma?.leftServers).toHaveLength(1);
+    expect(leftoversOf(err).providerId).toBe(`cloudsigma://${h.serversOf()[0]!.uuid}`);
     h.fake.clearFaults();
     const ok = await convergesToOne(h, 'alpha-worker-z1-t4', err);
     expect(ok.providerId).toBe(leftoversOf(err).providerId);
     expect(h.createRequests()).toHaveLength(1);
   });
 
-  test('start fails with 5xx beyond the retries and the server cannot be deleted: the outcome counts as unknown, the driver finds the stopped server and starts it in the same call', async () => {
+  test('start fails with 5xx beyond the retries: Unavailable, the server is kept stopped and never deleted; the next call adopts and starts it (one server)', async () => {
     h.fake.injectFault({ ...START, status: 503, times: 5 });
-    h.fake.injectFault({ ...DELETE_SERVER, status: 503, times: 5 });
-    await convergesToOne(h, 'alpha-worker-z1-t5');
+    const err = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-t5')));
+    expect(err.code).toBe(MachineCode.Unavailable);
+    expect(h.serversOf()[0]!.status).toBe('stopped');
+    expect(h.apiRequests('DELETE', /\/servers\//)).toHaveLength(0);
+    h.fake.clearFaults();
+    await convergesToOne(h, 'alpha-worker-z1-t5', err);
     expect(h.createRequests()).toHaveLength(1);
   });
 });

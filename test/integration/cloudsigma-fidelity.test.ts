@@ -116,13 +116,15 @@ describe('2. deletion is asynchronous', () => {
     expect(h.drivesOf().map((d) => d.uuid)).toEqual([volume.uuid]);
   });
 
-  test('a server still being deleted (failed create) is not adopted or started by the next CreateMachine', async () => {
-    h.fake.setTiming({ deleteAfterMs: 3_000 });
-    h.fake.injectFault({ ...START, status: 400, body: [{ error_type: 'validation', error_message: 'Refused', error_point: null }] });
-    const failed = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-ad3')));
-    expect(failed.code).toBe(MachineCode.InvalidArgument);
+  test('a server still being deleted (a DeleteMachine that ran out of time) is not adopted or started by the next CreateMachine', async () => {
+    await h.use({ timings: { deleteTimeoutMs: 1_500 } });
+    const created = await h.client.call<Status>('CreateMachine', h.request('alpha-worker-z1-ad3'));
+    h.fake.setTiming({ deleteAfterMs: 6_000 });
+    const timedOut = await callError(h.client.call('DeleteMachine', h.request('alpha-worker-z1-ad3', { providerID: created.providerId })));
+    expect(timedOut.code).toBe(MachineCode.DeadlineExceeded);
     expect(h.serversOf()).toHaveLength(1); // still listed: its deletion started
     h.fake.requests.length = 0;
+    // The Machine is recreated with an empty providerID (MCM's creation flow): the server on its way out is not its VM.
     const next = await callError(h.client.call('CreateMachine', h.request('alpha-worker-z1-ad3')));
     expect(next.code).toBe(MachineCode.Unavailable);
     expect(next.details).toContain('still being deleted');

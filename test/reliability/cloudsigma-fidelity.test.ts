@@ -26,11 +26,13 @@ afterAll(async () => {
 /** MCM's loop for one call: retry on the codes MCM retries, carrying lastKnownState; the delays are shortened. */
 async function untilOk<T>(call: (lastKnownState: string) => Promise<T>, codes: number[], onCode: (code: number) => void = () => {}): Promise<T> {
   let lastKnownState = '';
+  let lastError = '';
   for (let attempt = 1; attempt <= 60; attempt++) {
     try {
       return await call(lastKnownState);
     } catch (err) {
       const e = err as DriverCallError;
+      lastError = `${String(e.code)} ${e.details}`;
       if (!RETRYABLE.has(e.code as number)) throw err;
       codes.push(e.code as number);
       onCode(e.code as number);
@@ -38,7 +40,7 @@ async function untilOk<T>(call: (lastKnownState: string) => Promise<T>, codes: n
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  throw new Error('no success after 60 attempts');
+  throw new Error(`no success after 60 attempts; last: ${lastError}`);
 }
 
 test('capacity 503, asynchronous delete and shared foreign objects under faults: 0 duplicate VMs, 0 leaked drives, 0 foreign objects touched', async () => {

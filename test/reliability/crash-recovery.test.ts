@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { McmFlow, type CloudName } from '../support/cloud-kits.js';
 import {
   classOf,
@@ -18,7 +21,11 @@ import {
  * CreateMachine, at a given step per cloud, and started again. MCM never got an answer, so it
  * has no providerID and no lastKnownState; its next calls (GetMachineStatus, then CreateMachine on
  * NotFound, InitializeMachine on Uninitialized) must end with exactly one VM per Machine and nothing
- * leaked, and deleting the Machine must leave nothing behind.
+ * leaked, and deleting the Machine must leave nothing behind. Both processes of a round share one
+ * --state-dir (an emptyDir of the pod, as the README advises): with neither an answer nor
+ * lastKnownState, the create intent journal is all that tells the restarted sidecar that a create
+ * it can no longer see may have taken effect. (Without it, a restart faster than the cloud's
+ * answer sends a second create, and only the twin rule removes the younger VM later.)
  */
 
 const TEST_TIMEOUT_MS = 180_000;
@@ -81,9 +88,11 @@ beforeAll(async () => {
     vpsie: { pendingAfterMs: 0, visibleAfterMs: 800, runningAfterMs: 2_500 },
   });
 });
+const afterRound: Array<() => void> = [];
 afterAll(async () => {
   await sidecar?.close();
   await closeFakes(fakes);
+  for (const clean of afterRound) clean();
 });
 
 describe.each(ROUNDS.map((r, i) => [r.name, i] as const))('SIGKILL while %s', (_name, index) => {
@@ -93,7 +102,12 @@ describe.each(ROUNDS.map((r, i) => [r.name, i] as const))('SIGKILL while %s', (_
     fakes.cloudsigma.reset();
     fakes.vpsie.reset();
     const machines = round.points.map((p) => `alpha-worker-z1-crash${index}-${p.cloud.slice(0, 2)}`);
-    sidecar = await startSidecarProcess(fakes);
+    const stateDir = mkdtempSync(join(tmpdir(), 'mcm-crash-'));
+    afterRound.push(() => rmSync(stateDir, { recursive: true, force: true }));
+    // The fakes show a new VM within about 1 s, so a 5 s window covers their lag (production: 60 s, VPSie 20 min). A create
+    // request that left but took no effect (VPSie's held-then-dropped POST below) is held back for that window, then sent again.
+    const serve = ['--state-dir', stateDir, '--discovery-window', '5s'];
+    sidecar = await startSidecarProcess(fakes, serve);
     for (const p of round.points) p.arm?.(fakes);
     const first = sidecar;
     const inFlight = round.points.map((p, i) =>
@@ -110,7 +124,7 @@ describe.each(ROUNDS.map((r, i) => [r.name, i] as const))('SIGKILL while %s', (_
     fakes.cloudsigma.clearFaults();
     fakes.vpsie.clearFaults();
 
-    sidecar = await startSidecarProcess(fakes);
+    sidecar = await startSidecarProcess(fakes, serve);
     const second = sidecar;
     const flows = round.points.map(
       (p, i) =>

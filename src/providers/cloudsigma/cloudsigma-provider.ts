@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { MachineCode } from '../../driver/codes.js';
-import { NoVmRequestedError, mayHaveTakenEffect } from '../../driver/create-outcome.js';
 import { asMachineError } from '../../driver/errors.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
 import type {
@@ -25,7 +24,7 @@ import { logger } from '../../observability/logger.js';
 import { ClientCache, collect, decodeSecret, firstSet } from '../kit/index.js';
 import { CloudSigmaApi } from './api-client.js';
 import { BasicAuth, BearerToken, ImpersonationFlow, type CloudSigmaAuth } from './auth.js';
-import { describeLeftovers, formatLeftovers, parseLeftovers } from './leftovers.js';
+import { formatLeftovers, parseLeftovers } from './leftovers.js';
 import {
   apiErrorMessage,
   attachedDrives,
@@ -184,16 +183,6 @@ export class CloudSigmaProvider implements CloudProvider {
   }
 }
 
-/** What one create call made so far: removed again if a later step fails. */
-interface Made {
-  drive?: string;
-  server?: string;
-  /** Keep the drive for the next call (a create whose outcome is unknown, a retryable refusal, or no capacity; a clone in progress is answered as StepInProgress, not failed). */
-  keepDrive?: boolean;
-  /** Keep the stopped server for the next call (its start found no capacity): the next call starts it. */
-  keepServer?: boolean;
-}
-
 class CloudSigmaSession implements CloudSession {
   private readonly clusterMarkers: { [CLUSTER_KEY]: string };
 
@@ -289,46 +278,39 @@ class CloudSigmaSession implements CloudSession {
 
   /**
    * Clone the boot drive (or continue with one an earlier attempt left), and
-   * once it is ready create the server with it and start it. A clone still
-   * running is answered as StepInProgress naming the drive: MachineDriver
-   * waits and calls again, and this call continues with that drive (never a
-   * second clone). A failing step removes what this call made without
-   * waiting; if it cannot (a removal fails, a server needs a stop first), the
-   * error and lastKnownState say what is left and where, and the next call
-   * finishes the job.
+   * once it is ready create the server with it. A clone still running is
+   * answered as StepInProgress naming the drive: MachineDriver waits and
+   * calls again, and this call continues with that drive (never a second
+   * clone). The server is answered as CloudSigma made it, stopped (servers.rst:
+   * a new server does not boot by itself): MachineDriver starts it (start()).
+   * Nothing is removed here after a failure: the boot drive carries the
+   * Machine's boot-drive name and is named in lastKnownState, so the next
+   * create uses it; MachineDriver removes it (releaseMachine, which never
+   * touches a drive a server holds) after a refusal that needs a human and on
+   * DeleteMachine.
    */
-  async create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<VmRecord | StepInProgress> {
+  async create(machine: MachineRef, signal: AbortSignal, hooks: CreateHooks): Promise<VmRecord | StepInProgress> {
     if (!machine.name || machine.name.length > 253) {
       throw new InvalidInputError(['machine.metadata.name: must be 1-253 characters (it becomes the server name)']);
     }
-    const made: Made = {};
-    let step = 'prepare boot drive';
+    const drive = await this.bootDrive(machine, hooks, signal);
+    if ('stepInProgress' in drive) return drive;
+    const vnc = this.spec.vncPassword?.policy === 'secret' ? this.vncSecret! : randomVncPassword(this.spec.vncPassword?.length ?? 16);
+    const body = createServerBody(this.spec, machine, this.machineClass, drive.uuid, vnc, this.userData);
+    hooks.beforeVmRequest();
+    let server: CloudSigmaServer;
     try {
-      const drive = await this.bootDrive(machine, made, signal);
-      if ('stepInProgress' in drive) return drive;
-      step = 'create server';
-      hooks?.beforeVmRequest();
-      const server = await this.createServer(machine, drive, made, signal);
-      step = 'start server';
-      await this.startServer(server.uuid, signal).catch((err: unknown) => {
-        // No capacity to run it now: keep the stopped server, the next call (in 10 min) starts it instead of cloning again.
-        if (isNoCapacity(err)) made.keepServer = true;
-        throw err;
-      });
-      logger.info('cloudsigma server created and started', { providerId: formatProviderId(server.uuid), bootDrive: drive.uuid, location: this.location });
-      // The start is asynchronous: the driver polls get() until the server runs.
-      return { ...toVmRecord(server), state: 'creating' };
+      server = await this.api.createServer(body, signal);
     } catch (err) {
-      const failure = await this.cleanUp(err, made, step, signal);
-      // Before the server's create request left, or when CloudSigma refused it (MachineDriver's own classifier, on the
-      // cloud's answer), no server can exist: the driver holds nothing back (the drive is reused by its name).
-      const noServer = step === 'prepare boot drive' || (step === 'create server' && !made.server && !mayHaveTakenEffect(err, signal));
-      throw noServer ? new NoVmRequestedError(step, failure) : failure;
+      throw this.withKeptDrive(err, drive.uuid, 'create server', signal);
     }
+    logger.info('cloudsigma server created, stopped until the driver starts it', { providerId: formatProviderId(server.uuid), bootDrive: drive.uuid, location: this.location });
+    return toVmRecord(server);
   }
 
+  /** One start request; an error is judged by MachineDriver (it reads the server: one starting was started). */
   async start(providerId: string, signal: AbortSignal): Promise<void> {
-    await this.startServer(parseProviderId(providerId), signal);
+    await this.api.startServer(parseProviderId(providerId), signal);
   }
 
   /** One step: stop a running server ('call again'), or delete a stopped one with the boot drive the driver made. Gone is 'requested'. */
@@ -384,7 +366,7 @@ class CloudSigmaSession implements CloudSession {
   // ---- create steps ----
 
   /** The boot drive, ready (status unmounted), or its clone in progress: one left by an earlier attempt, else a fresh clone. */
-  private async bootDrive(machine: MachineRef, made: Made, signal: AbortSignal): Promise<CloudSigmaDrive | StepInProgress> {
+  private async bootDrive(machine: MachineRef, hooks: CreateHooks, signal: AbortSignal): Promise<CloudSigmaDrive | StepInProgress> {
     const name = bootDriveName(this.machineClass.namespace, machine.name);
     const leftovers = await this.leftoverDrives(name, machine, signal);
     // A drive whose deletion started (e.g. with the server of a failed create) is on its way out: never adopted.
@@ -405,13 +387,18 @@ class CloudSigmaSession implements CloudSession {
     if (broken) {
       throw new MachineError(MachineCode.Unavailable, `cloning the boot drive failed: drive ${broken.uuid} is ${broken.status ?? 'in an unknown state'}; it is removed and the next CreateMachine clones a new one`);
     }
+    let uuid: string;
     if (adopt) {
       logger.info('cloudsigma: continuing with the boot drive an earlier attempt made', { drive: adopt.uuid, status: adopt.status });
-      made.drive = adopt.uuid;
+      uuid = adopt.uuid;
     } else {
-      made.drive = (await this.cloneBootDrive(name, signal)).uuid;
+      uuid = (await this.cloneBootDrive(name, hooks, signal)).uuid;
     }
-    return this.readyDrive(made.drive, made, signal);
+    try {
+      return await this.readyDrive(uuid, signal);
+    } catch (err) {
+      throw this.withKeptDrive(err, uuid, 'prepare boot drive', signal);
+    }
   }
 
   /** Unattached drives of the account with this Machine's boot-drive name, plus the ones lastKnownState names. */
@@ -428,24 +415,24 @@ class CloudSigmaSession implements CloudSession {
     return own.filter((d) => d.name === name && (d.mounted_on?.length ?? 0) === 0 && d.status !== 'mounted');
   }
 
-  private async cloneBootDrive(name: string, signal: AbortSignal): Promise<CloudSigmaDrive> {
+  /**
+   * The clone, sent as a step request: a lost answer is MachineDriver's rule
+   * (hooks.stepRequest), which looks the drive up by its name here before it
+   * would let a second clone go.
+   */
+  private async cloneBootDrive(name: string, hooks: CreateHooks, signal: AbortSignal): Promise<CloudSigmaDrive> {
     const source = this.spec.bootDrive.source;
     const body = cloneDriveBody(this.spec, name);
-    try {
-      const drive =
-        'libraryDrive' in source ? await this.api.cloneLibraryDrive(source.libraryDrive, body, signal) : await this.api.cloneDrive(source.drive, body, signal);
-      logger.info('cloudsigma: cloning boot drive', { drive: drive.uuid, location: this.location });
-      return drive;
-    } catch (err) {
-      // The step's own leftover, not a VM: a clone that may have happened (the driver's one classifier) is found by its
-      // name, so this call continues with it instead of waiting for MCM's next one. No VM is adopted here.
-      if (signal.aborted || !mayHaveTakenEffect(err, signal)) throw err;
-      const named = await this.api.listDrivesNamed(name, signal).catch(() => []);
-      const found = (await this.own(named, signal).catch(() => [])).filter((d) => (d.mounted_on?.length ?? 0) === 0 && !this.api.deletionStarted.has(d.uuid));
-      if (found.length === 0) throw err;
-      logger.warn('cloudsigma: clone outcome unknown, continuing with the drive found by its name', { drive: found[0]!.uuid });
-      return found[0]!;
-    }
+    const drive = await hooks.stepRequest(
+      'boot drive clone',
+      () => ('libraryDrive' in source ? this.api.cloneLibraryDrive(source.libraryDrive, body, signal) : this.api.cloneDrive(source.drive, body, signal)),
+      async () => {
+        const named = await this.own(await this.api.listDrivesNamed(name, signal), signal);
+        return named.find((d) => (d.mounted_on?.length ?? 0) === 0 && !this.api.deletionStarted.has(d.uuid));
+      },
+    );
+    logger.info('cloudsigma: cloning boot drive', { drive: drive.uuid, location: this.location });
+    return drive;
   }
 
   /**
@@ -454,110 +441,41 @@ class CloudSigmaSession implements CloudSession {
    * the drive, so the next create() continues with it even when the listing
    * by name does not show it yet.
    */
-  private async readyDrive(uuid: string, made: Made, signal: AbortSignal): Promise<CloudSigmaDrive | StepInProgress> {
+  private async readyDrive(uuid: string, signal: AbortSignal): Promise<CloudSigmaDrive | StepInProgress> {
     const drive = await this.api.getDrive(uuid, signal);
-    if (!drive) {
-      made.drive = undefined;
-      throw new MachineError(MachineCode.Unavailable, `the boot drive ${uuid} disappeared while it was being cloned`);
-    }
+    if (!drive) throw new DriveNotOursAnyMore(MachineCode.Unavailable, `the boot drive ${uuid} disappeared while it was being cloned`);
     if (drive.status === 'unmounted') return drive;
     if (drive.status === 'mounted' || (drive.mounted_on?.length ?? 0) > 0) {
-      made.drive = undefined; // in use by someone: not ours to remove any more
-      throw new MachineError(MachineCode.Aborted, `the boot drive ${uuid} was attached to another server while it was being prepared`);
+      throw new DriveNotOursAnyMore(MachineCode.Aborted, `the boot drive ${uuid} was attached to another server while it was being prepared`);
     }
     if (!CLONING.has(drive.status ?? '')) {
-      throw new MachineError(MachineCode.Unavailable, `cloning the boot drive failed: drive ${uuid} is ${drive.status ?? 'in an unknown state'}`);
+      // Not named as kept: the next create finds it by its name, removes it as unusable and clones anew.
+      throw new DriveNotOursAnyMore(
+        MachineCode.Unavailable,
+        `cloning the boot drive failed: drive ${uuid} is ${drive.status ?? 'in an unknown state'}; the next CreateMachine removes it and clones a new one`,
+      );
     }
     return {
       stepInProgress: {
         step: 'boot drive clone',
         waitingFor: `drive ${uuid} is ${drive.status}`,
-        lastKnownState: formatLeftovers({ location: this.location, step: 'prepare boot drive', leftServers: [], leftDrives: [uuid] }),
+        lastKnownState: formatLeftovers({ location: this.location, step: 'prepare boot drive', leftDrives: [uuid] }),
       },
     };
   }
 
-  private async createServer(machine: MachineRef, drive: CloudSigmaDrive, made: Made, signal: AbortSignal): Promise<CloudSigmaServer> {
-    const vnc = this.spec.vncPassword?.policy === 'secret' ? this.vncSecret! : randomVncPassword(this.spec.vncPassword?.length ?? 16);
-    const body = createServerBody(this.spec, machine, this.machineClass, drive.uuid, vnc, this.userData);
-    try {
-      const server = await this.api.createServer(body, signal);
-      made.server = server.uuid;
-      return server;
-    } catch (err) {
-      // No capacity for the server: keep the cloned drive, so the next call (in 10 min) uses it instead of cloning again.
-      // A server that may exist (MachineDriver's classifier) holds the drive: it is kept, never deleted under it. The driver
-      // finds the server by its markers and adopts it, or, once the discovery window passed, creates again with this drive.
-      // A concurrency refusal (errors.rst: "should be retried") is retried by MCM in 5 s: the drive is kept for it too.
-      if (isNoCapacity(err) || isRetryableRefusal(err) || mayHaveTakenEffect(err, signal)) made.keepDrive = true;
-      throw err;
-    }
-  }
-
-  /** Start; if the answer is an error, the server may be starting anyway (a retried start): its status decides. */
-  private async startServer(uuid: string, signal: AbortSignal): Promise<void> {
-    try {
-      await this.api.startServer(uuid, signal);
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const server = await this.api.getServer(uuid, signal).catch(() => undefined);
-      if (server && (server.status === 'starting' || server.status === 'running')) return;
-      throw err;
-    }
-  }
-
   /**
-   * After a failed step: remove the server (with its boot drive) or the drive
-   * this call made. What cannot be removed is named in the error and in
-   * lastKnownState; the next call adopts or removes it.
+   * A create step failed with the boot drive made: lastKnownState names the
+   * drive, so the next create uses it even when the listing by name does not
+   * show it yet (MachineDriver removes it instead when the refusal needs a
+   * human), except when the drive is gone or in use by another server, which
+   * leaves nothing of ours to keep.
    */
-  private async cleanUp(err: unknown, made: Made, step: string, signal: AbortSignal): Promise<MachineError> {
-    // A cloud error already names its operation; anything else gets the step.
-    const failure = asMachineError(err, signal, isCloudApiError(err) ? undefined : step);
-    const left = { leftServers: [] as string[], leftDrives: [] as string[] };
-    const problems: string[] = [];
-    if (signal.aborted) {
-      // Cut (shutdown, cancellation, deadline): nothing can be removed now, so everything made is kept and
-      // named in lastKnownState; the next CreateMachine adopts the server by its markers or reuses the drive.
-      if (made.server) left.leftServers.push(made.server);
-      if (made.drive) left.leftDrives.push(made.drive);
-    } else if (made.server && made.keepServer) {
-      left.leftServers.push(made.server);
-      if (made.drive) left.leftDrives.push(made.drive);
-    } else if (made.server) {
-      try {
-        // One step, no waiting: a server that never started is stopped, so its DELETE goes at once. One that needs a
-        // stop first was asked to stop and is kept, named below: the next call finds it by its markers (the driver
-        // adopts it, or deletes it for a DeleteMachine).
-        if ((await this.deleteServer(made.server, signal)) === 'requested') {
-          logger.info('cloudsigma: removed the server of a failed create', { providerId: formatProviderId(made.server), step });
-        } else {
-          left.leftServers.push(made.server);
-          if (made.drive) left.leftDrives.push(made.drive);
-        }
-      } catch (cleanupErr) {
-        left.leftServers.push(made.server);
-        if (made.drive) left.leftDrives.push(made.drive);
-        problems.push(asMachineError(cleanupErr).message);
-      }
-    } else if (made.drive && !made.keepDrive) {
-      try {
-        await this.api.deleteDrive(made.drive, signal);
-        logger.info('cloudsigma: removed the boot drive of a failed create', { drive: made.drive, step });
-      } catch (cleanupErr) {
-        left.leftDrives.push(made.drive);
-        problems.push(asMachineError(cleanupErr).message);
-      }
-    } else if (made.drive) {
-      left.leftDrives.push(made.drive);
-    }
-    if (left.leftServers.length === 0 && left.leftDrives.length === 0) return failure;
-    const lastKnownState = formatLeftovers({ location: this.location, step, ...left });
-    const what = describeLeftovers(left);
-    const message = problems.length > 0
-      ? `${failure.message}; removing what it made failed too (${problems.join('; ')}), left at location ${this.location}: ${what}; the next CreateMachine removes or reuses it`
-      : `${failure.message}; kept at location ${this.location} for the next CreateMachine: ${what}`;
-    return new MachineError(failure.code, message, { ...failure.details, lastKnownState }, { cause: failure.cause });
+  private withKeptDrive(err: unknown, drive: string, step: string, signal: AbortSignal): MachineError {
+    const failure = asMachineError(err, signal, step);
+    if (err instanceof DriveNotOursAnyMore) return failure;
+    const lastKnownState = formatLeftovers({ location: this.location, step, leftDrives: [drive] });
+    return new MachineError(failure.code, failure.message, { ...failure.details, lastKnownState }, { cause: failure.cause });
   }
 
   // ---- delete ----
@@ -610,14 +528,8 @@ class CloudSigmaSession implements CloudSession {
 /** Drive states on the way to `unmounted` (Terraform waits on the same ones). */
 const CLONING = new Set(['cloning_dst', 'creating', 'resizing', 'copying']);
 
-/**
- * The location has no capacity for the request now (ResourceExhausted, not a
- * lack of funds): what the call made so far is kept for the next attempt.
- */
-function isNoCapacity(err: unknown): boolean {
-  if (!isCloudApiError(err) || !err.fields.quota || err.status === 402) return false;
-  return !/(^|; )(billing|payment):/.test(err.fields.cloudMessage ?? '');
-}
+/** A boot drive that is gone, or attached to a server that is not the Machine's: nothing of ours to keep. */
+class DriveNotOursAnyMore extends MachineError {}
 
 function resolveLocation(spec: unknown, secret: CloudSigmaSecret, problems: string[]): string {
   const fromSpec = (spec as { location?: unknown } | null)?.location;
@@ -646,9 +558,4 @@ function trimSlash(url: string): string {
 
 function digest(parts: string[]): string {
   return createHash('sha256').update(parts.join('\n')).digest('hex');
-}
-
-/** The cloud refused the request and said a retry will do (CloudSigma's concurrency error). */
-function isRetryableRefusal(err: unknown): boolean {
-  return isCloudApiError(err) && err.fields.notApplied === true;
 }

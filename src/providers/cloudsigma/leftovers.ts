@@ -1,40 +1,30 @@
-import { formatProviderId, UUID } from './provider-id.js';
+import { UUID } from './provider-id.js';
 
 /**
- * What a failed CreateMachine left behind because removing it failed too.
- * It travels to MCM as the call's lastKnownState, and MCM hands it back on
- * the next call, which finishes the job:
+ * The boot drive a failed CreateMachine kept for the next one. It travels to
+ * MCM as the call's lastKnownState, and MCM hands it back on the next call:
  *
- *   {"providerId": "cloudsigma://<server>",        (only when a server was left)
- *    "state": "stopped",
- *    "cloudsigma": {"location": "zrh", "step": "start server",
- *                   "leftServers": ["<uuid>"], "leftDrives": ["<uuid>"]}}
+ *   {"cloudsigma": {"location": "zrh", "step": "create server", "leftDrives": ["<uuid>"]}}
  *
- * providerId/state have the shape the provider-neutral driver uses for its
- * own lastKnownState. The next call does not depend on this record alone: a
- * left server carries the Machine's markers (the driver adopts and starts
- * it) and a left boot drive carries the Machine's boot-drive name (the next
- * create adopts or removes it); the record also covers a drive whose name
- * the API did not keep.
+ * The next call does not depend on this record alone: the drive carries the
+ * Machine's boot-drive name, and the next create finds it by that name; the
+ * record covers a listing that does not show the drive yet. (A server is
+ * never left here: one that exists carries the Machine's markers, and the
+ * driver adopts it by them.)
  */
 export interface Leftovers {
   location: string;
   step: string;
-  leftServers: string[];
   leftDrives: string[];
 }
 
 export function formatLeftovers(l: Leftovers): string {
-  const server = l.leftServers[0];
-  return JSON.stringify({
-    ...(server ? { providerId: formatProviderId(server), state: 'stopped' } : {}),
-    cloudsigma: { location: l.location, step: l.step, leftServers: l.leftServers, leftDrives: l.leftDrives },
-  });
+  return JSON.stringify({ cloudsigma: { location: l.location, step: l.step, leftDrives: l.leftDrives } });
 }
 
-/** The drives and servers an earlier call left; anything unreadable is ignored. */
-export function parseLeftovers(lastKnownState: string): { leftServers: string[]; leftDrives: string[] } {
-  const none = { leftServers: [], leftDrives: [] };
+/** The drives an earlier call kept; anything unreadable is ignored. */
+export function parseLeftovers(lastKnownState: string): { leftDrives: string[] } {
+  const none = { leftDrives: [] };
   if (!lastKnownState) return none;
   let parsed: unknown;
   try {
@@ -42,13 +32,7 @@ export function parseLeftovers(lastKnownState: string): { leftServers: string[];
   } catch {
     return none;
   }
-  const cs = (parsed as { cloudsigma?: { leftServers?: unknown; leftDrives?: unknown } } | null)?.cloudsigma;
+  const cs = (parsed as { cloudsigma?: { leftDrives?: unknown } } | null)?.cloudsigma;
   const uuids = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && UUID.test(x)) : []);
-  return { leftServers: uuids(cs?.leftServers), leftDrives: uuids(cs?.leftDrives) };
-}
-
-/** "server a with drive b", "drive b", for messages. */
-export function describeLeftovers(l: Pick<Leftovers, 'leftServers' | 'leftDrives'>): string {
-  const parts = [...l.leftServers.map((s) => `server ${s}`), ...l.leftDrives.map((d) => `drive ${d}`)];
-  return parts.join(', ');
+  return { leftDrives: uuids(cs?.leftDrives) };
 }

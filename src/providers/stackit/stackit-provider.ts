@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MachineCode } from '../../driver/codes.js';
 import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
-import type { CloudProvider, CloudSession, DeleteProgress, ListedVm, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
+import type { CloudProvider, CloudSession, CreateHooks, DeleteProgress, ListedVm, MachineClassRef, MachineRef, SecretData, SessionPurpose, VmRecord } from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudHttpClient } from '../../http/cloud-http-client.js';
 import type { RetryPolicy } from '../../http/retry-policy.js';
@@ -151,11 +151,13 @@ class StackitSession implements CloudSession {
     return this.listByLabels({ [MACHINE_LABEL]: machineName, [this.cluster.key]: this.cluster.value }, signal);
   }
 
-  async create(machine: MachineRef, signal: AbortSignal): Promise<VmRecord> {
+  async create(machine: MachineRef, signal: AbortSignal, hooks: CreateHooks): Promise<VmRecord> {
     const problems: string[] = [];
     checkName(machine.name, 'machine.metadata.name', problems);
     if (problems.length > 0) throw new InvalidInputError(problems);
-    const server = await this.iaas.createServer(createServerPayload(this.spec, machine, this.machineClass, this.userData), signal);
+    const payload = createServerPayload(this.spec, machine, this.machineClass, this.userData);
+    hooks.beforeVmRequest();
+    const server = await this.iaas.createServer(payload, signal);
     if (!server?.id) throw new MachineError(MachineCode.Unavailable, 'STACKIT create server answered without a server id');
     return toVmRecord(server, this.projectId);
   }

@@ -1,6 +1,6 @@
 import { CloudApiError, isNotFound } from '../../http/cloud-api-error.js';
 import type { CloudHttpClient, CloudRequest } from '../../http/cloud-http-client.js';
-import { RequestNotSentError } from './request-not-sent-error.js';
+import { RequestNotSentError } from '../../http/request-not-sent-error.js';
 import type { RequestRateLimiter } from './request-rate-limiter.js';
 import type { CreateVmRequest, Envelope, PendingVm, VmData, VpsieScript } from './types.js';
 
@@ -260,7 +260,7 @@ export class VpsieClient {
     try {
       await this.options.limiter.take(req.signal);
     } catch (err) {
-      throw new RequestNotSentError(req.operation, err);
+      throw new RequestNotSentError('vpsie', req.operation, err);
     }
     const res = await http.request<Envelope<T> | undefined>(req);
     const body = res.body;

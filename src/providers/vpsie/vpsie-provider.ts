@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
-import { MachineCode } from '../../driver/codes.js';
-import { NoVmRequestedError, mayHaveTakenEffect } from '../../driver/create-outcome.js';
-import { asMachineError } from '../../driver/errors.js';
-import { InvalidInputError, MachineError } from '../../driver/machine-error.js';
+import { InvalidInputError } from '../../driver/machine-error.js';
 import type { CloudProvider, CloudSession, CreateHooks, DeleteProgress, ListedVm, MachineClassRef, MachineRef, SecretData, SessionPurpose, StillLeft, VmRecord } from '../../driver/provider.js';
 import { assertValid, compileManageSchema, compileSchema } from '../../driver/validation.js';
 import { CloudApiError } from '../../http/cloud-api-error.js';
@@ -13,7 +10,6 @@ import { ClientCache, collect, decodeSecret } from '../kit/index.js';
 import { createVmRequest, isGone, markersOf, ownMarkers, toVmRecord, vmState } from './mapping.js';
 import { isMarkerValue, isValidHostname, markersOfTags, markerTags, parseScriptMarkers, scriptMarkerLine, tagsCarry, type Markers } from './markers.js';
 import { PendingVmError } from './pending-vm-error.js';
-import { isRequestNotSent } from './request-not-sent-error.js';
 import { RequestRateLimiter } from './request-rate-limiter.js';
 import { formatProviderId, parseProviderId } from './provider-id.js';
 import providerSpecSchema from './provider-spec.schema.json' with { type: 'json' };
@@ -43,14 +39,6 @@ export const VPSIE_DISCOVERY_WINDOW_MS = 20 * 60_000;
 const TAG_OWNERSHIP_TTL_MS = 10 * 60_000;
 /** Bounds the tag cache: one entry per listed VM with the Machine's hostname but no readable notes marker. */
 const TAG_OWNERSHIP_MAX = 10_000;
-/**
- * How long a script add whose script is not listed yet keeps a second add
- * back. VPSie's script add answers no id [sdk: govpsie scripts.go
- * CreateScript], so the script is found by listing; a listing lag beyond this
- * costs one extra identical script, which the next create or releaseMachine
- * removes (both find every script of the Machine by its marker line).
- */
-const SCRIPT_ADD_HOLD_MS = 60_000;
 const DEFAULT_DELETE_REASON = 'no longer needed';
 
 export interface VpsieProviderOptions {
@@ -64,7 +52,7 @@ export interface VpsieProviderOptions {
   retry?: Partial<RetryPolicy>;
   /** Largest VPSie response body read (the shared client's default otherwise). */
   maxResponseBytes?: number;
-  /** For tests: the clock the tag cache and the script-add hold are measured with. */
+  /** For tests: the clock the tag cache is measured with. */
   now?: () => number;
 }
 
@@ -77,8 +65,6 @@ const validateSecret = compileSchema<VpsieSecret>(secretSchema);
 interface Shared {
   /** VM identifier → its markers read from its tags (undefined: not ours), with the time read. */
   tagOwnership: Map<string, { markers: Markers | undefined; atMs: number }>;
-  /** `<endpoint>|<project>|<machine>` → when this process added the Machine's script that is not listed yet. */
-  scriptAdds: Map<string, number>;
   now: () => number;
 }
 
@@ -99,7 +85,7 @@ export class VpsieProvider implements CloudProvider {
   private readonly shared: Shared;
 
   constructor(private readonly options: VpsieProviderOptions = {}) {
-    this.shared = { tagOwnership: new Map(), scriptAdds: new Map(), now: options.now ?? Date.now };
+    this.shared = { tagOwnership: new Map(), now: options.now ?? Date.now };
   }
 
   async open(machineClass: MachineClassRef, secretData: SecretData, purpose: SessionPurpose): Promise<CloudSession> {
@@ -120,7 +106,7 @@ export class VpsieProvider implements CloudProvider {
     const appsEndpoint = secret['apps-endpoint'] ?? this.options.appsEndpoint ?? process.env.VPSIE_APPS_ENDPOINT ?? `${new URL(endpoint).origin}${APPS_PATH}`;
     const token = secret['api-token'];
     const client = new VpsieClient({ vmHttp: this.http(endpoint, token), appsHttp: this.http(appsEndpoint, token), limiter: this.limiter(endpoint, token) });
-    return new VpsieSession(client, flagEncodingOf(endpoint), this.shared, validSpec, machineClass, secretData['userData'], secret['account-password'], `${endpoint}|${String(validSpec.projectId)}|`);
+    return new VpsieSession(client, flagEncodingOf(endpoint), this.shared, validSpec, machineClass, secretData['userData'], secret['account-password']);
   }
 
   /**
@@ -185,7 +171,6 @@ class VpsieSession implements CloudSession {
     private readonly machineClass: MachineClassRef,
     private readonly userData: Buffer | undefined,
     private readonly accountPassword: string,
-    private readonly keyPrefix: string,
   ) {}
 
   /**
@@ -229,15 +214,17 @@ class VpsieSession implements CloudSession {
    * The Machine's VM request, as two VPSie steps, each sent once:
    * 1. the per-Machine boot script (userDataDelivery script, the default):
    *    reuse this Machine's script when its body is MCM's current userData,
-   *    else add one (a failure here is NoVmRequestedError: no VM was asked for);
+   *    else add one, as a step request (hooks.stepRequest: VPSie's add
+   *    answers no id, so MachineDriver has it found by listing and sends no
+   *    second add while it is not listed yet);
    * 2. the VM create (hooks.beforeVmRequest first), with hostname = Machine
    *    name and our markers in notes and tags. VPSie answers no id, so this answers undefined and
    *    MachineDriver discovers the VM by its markers.
-   * A create the driver's classifier calls refused (mayHaveTakenEffect) takes
-   * its script with it; any other failure leaves it for the next attempt
-   * (found by its marker) or releaseMachine.
+   * Nothing is removed here after a failure: the script carries the
+   * Machine's marker and the next attempt reuses it; MachineDriver removes it
+   * (releaseMachine) after a refusal that needs a human and on DeleteMachine.
    */
-  async create(machine: MachineRef, signal: AbortSignal, hooks?: CreateHooks): Promise<undefined> {
+  async create(machine: MachineRef, signal: AbortSignal, hooks: CreateHooks): Promise<undefined> {
     const hostname = machine.name;
     if (!isValidHostname(hostname)) {
       throw new InvalidInputError([
@@ -247,24 +234,12 @@ class VpsieSession implements CloudSession {
     const delivery = this.spec.userDataDelivery ?? 'script';
     const hasUserData = this.userData !== undefined && this.userData.length > 0;
     let scriptIdentifier: string | undefined;
-    if (delivery === 'script' && hasUserData) {
-      try {
-        scriptIdentifier = await this.prepareScript(hostname, signal);
-      } catch (err) {
-        throw new NoVmRequestedError('prepare script', asMachineError(isRequestNotSent(err) ? err.cause : err, signal, 'prepare boot script'));
-      }
-    }
+    if (delivery === 'script' && hasUserData) scriptIdentifier = await this.prepareScript(hostname, hooks, signal);
     const body = createVmRequest(this.spec, hostname, this.machineClass, { scriptIdentifier, userData: delivery === 'userData' ? this.userData : undefined }, this.flagEncoding);
     // The discovery window counts from here, not from the script step before it.
-    hooks?.beforeVmRequest();
-    try {
-      await this.client.createVm(body, signal);
-    } catch (err) {
-      // Cut while it waited for the account's request budget: the create never left, so nothing can exist from it.
-      if (isRequestNotSent(err)) throw new NoVmRequestedError('create vm', asMachineError(err.cause, signal, 'create vm'));
-      if (scriptIdentifier && !signal.aborted && !mayHaveTakenEffect(err, signal)) await this.removeScript(hostname, scriptIdentifier, signal);
-      throw err;
-    }
+    hooks.beforeVmRequest();
+    // A call cut while it waits for the account's request budget throws RequestNotSentError: the driver's classifier counts it as refused.
+    await this.client.createVm(body, signal);
     logger.info('VPSie create vm requested; it answers no id, the driver discovers the VM by its markers', { hostname });
     return undefined;
   }
@@ -312,7 +287,6 @@ class VpsieSession implements CloudSession {
       await this.client.deleteScript(script.identifier, signal);
       logger.info('deleted the per-Machine boot script', { machine: machineName, script: script.identifier });
     }
-    this.shared.scriptAdds.delete(this.keyOf(machineName));
     return undefined;
   }
 
@@ -327,37 +301,26 @@ class VpsieSession implements CloudSession {
    * copies of it go); others of this Machine are stale (an old bootstrap
    * token) and go before a new one is added. VPSie's add answers no id
    * [sdk: govpsie scripts.go CreateScript], so the new script is found by
-   * listing; not listed yet: Unavailable, and a second add waits
-   * SCRIPT_ADD_HOLD_MS.
+   * listing; not listed yet: MachineDriver answers Unavailable and sends no
+   * second add within its discovery window (hooks.stepRequest).
    */
-  private async prepareScript(hostname: string, signal: AbortSignal): Promise<string> {
+  private async prepareScript(hostname: string, hooks: CreateHooks, signal: AbortSignal): Promise<string> {
     const markers = markersOf(hostname, this.machineClass);
     const content = `${this.userData!.toString('utf8').trimEnd()}\n${scriptMarkerLine(markers)}\n`;
-    const key = this.keyOf(hostname);
     const existing = await this.scriptsOf(hostname, signal);
     const same = existing.filter((s) => normalise(s.script) === normalise(content));
     if (same.length > 0) {
       for (const extra of existing.filter((s) => s !== same[0])) await this.client.deleteScript(extra.identifier, signal);
-      this.shared.scriptAdds.delete(key);
       return same[0]!.identifier;
     }
-    const addedAt = this.shared.scriptAdds.get(key);
-    const addHeld = addedAt !== undefined && this.shared.now() - addedAt < SCRIPT_ADD_HOLD_MS;
-    if (!addHeld) {
-      for (const stale of existing) await this.client.deleteScript(stale.identifier, signal);
-      this.shared.scriptAdds.set(key, this.shared.now());
-      pruneOldest(this.shared.scriptAdds, TAG_OWNERSHIP_MAX);
-      await this.client.addScript({ name: hostname, scriptContent: content, scriptType: 'bash', tags: markerTags(markers) }, signal);
-      const added = (await this.scriptsOf(hostname, signal)).filter((s) => normalise(s.script) === normalise(content));
-      if (added.length > 0) {
-        this.shared.scriptAdds.delete(key);
-        return added[added.length - 1]!.identifier;
-      }
-    }
-    const at = new Date(this.shared.scriptAdds.get(key) ?? this.shared.now()).toISOString();
-    throw new MachineError(
-      MachineCode.Unavailable,
-      `VPSie does not list the boot script of machine ${hostname} added at ${at} yet; no VM was requested, the next call looks again and does not add another script`,
+    return hooks.stepRequest(
+      'boot script add',
+      async () => {
+        for (const stale of existing) await this.client.deleteScript(stale.identifier, signal);
+        await this.client.addScript({ name: hostname, scriptContent: content, scriptType: 'bash', tags: markerTags(markers) }, signal);
+        return undefined; // VPSie answers no id [sdk: govpsie scripts.go CreateScript]: found by listing
+      },
+      async () => (await this.scriptsOf(hostname, signal)).filter((s) => normalise(s.script) === normalise(content)).at(-1)?.identifier,
     );
   }
 
@@ -376,15 +339,6 @@ class VpsieSession implements CloudSession {
       if (m !== undefined && m.cluster === this.machineClass.namespace && m.machine === hostname) out.push({ ...s, script: detail.script });
     }
     return out;
-  }
-
-  /** The script of a create VPSie refused: removed at once (best effort; releaseMachine or the next create finds it otherwise). */
-  private async removeScript(hostname: string, identifier: string, signal: AbortSignal): Promise<void> {
-    try {
-      await this.client.deleteScript(identifier, signal);
-    } catch (e) {
-      logger.warn('could not remove the boot script of a refused create; the next attempt reuses it, DeleteMachine removes it', { hostname, error: asMachineError(e).message });
-    }
   }
 
   // ---- lookups ----
@@ -451,9 +405,6 @@ class VpsieSession implements CloudSession {
     return typeof vm.project_id !== 'number' || !Number.isInteger(wanted) || vm.project_id === wanted;
   }
 
-  private keyOf(hostname: string): string {
-    return this.keyPrefix + hostname;
-  }
 }
 
 /** VPSie's CSI driver name [sdk: vpsieinc/vpsie-csi driver.go DefaultDriverName]. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { MachineCode } from '../../../src/driver/codes.js';
 import type { MachineDriver } from '../../../src/driver/machine-driver.js';
 import { isMachineError } from '../../../src/driver/machine-error.js';
+import { CloudApiError } from '../../../src/http/cloud-api-error.js';
 import { MemoryCloud, call } from './support/memory-cloud.js';
 
 const SCALE = 0.1;
@@ -121,13 +122,14 @@ describe('an unknown create outcome', () => {
     let first = true;
     cloud.session = () => ({
       ...session,
-      create: async (m, s) => {
+      create: async (m, s, hooks) => {
         if (first) {
           first = false;
+          hooks.beforeVmRequest();
           cloud.createRequests.push(m.name);
-          throw new (await import('../../../src/http/cloud-api-error.js')).CloudApiError('memory', 'create server', 'timeout');
+          throw new CloudApiError('memory', 'create server', 'timeout');
         }
-        return original(m, s);
+        return original(m, s, hooks);
       },
     });
     await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.DeadlineExceeded });
@@ -406,3 +408,145 @@ async function deleteOutlastingTimeout(cloud: MemoryCloud) {
   expect(err).toMatchObject({ code: MachineCode.DeadlineExceeded });
   return { driver, providerId, err };
 }
+
+describe('the rules around a create\'s steps are the driver\'s (provider.ts CreateHooks)', () => {
+  test('an error before the VM request (create() never called beforeVmRequest) holds nothing back: the next call creates', async () => {
+    const cloud = new MemoryCloud();
+    const base = cloud.session();
+    let first = true;
+    cloud.session = () => ({
+      ...base,
+      create: async (m, s, hooks) => {
+        if (first) {
+          first = false;
+          throw new CloudApiError('memory', 'clone drive', 'timeout');
+        }
+        return base.create(m, s, hooks);
+      },
+    });
+    const driver = cloud.driver({ window: 60_000 });
+    await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.DeadlineExceeded });
+    await expect(driver.getMachineStatus(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.NotFound });
+    await driver.createMachine(call('m1'), never());
+    expect(cloud.createRequests).toEqual(['m1']);
+  });
+
+  test('a step request whose answer is lost: the driver looks for what it made; not visible yet, no second step request inside the window; once visible the create continues with it (one step request, one VM)', async () => {
+    const cloud = new MemoryCloud();
+    const base = cloud.session();
+    let stepSends = 0;
+    let madeAt: number | undefined;
+    cloud.session = () => ({
+      ...base,
+      create: async (m, s, hooks) => {
+        const drive = await hooks.stepRequest(
+          'boot drive clone',
+          async () => {
+            stepSends += 1;
+            madeAt = Date.now();
+            throw new CloudApiError('memory', 'clone drive', 'timeout');
+          },
+          async () => (madeAt !== undefined && Date.now() >= madeAt + LAG_8S ? 'drive-1' : undefined),
+        );
+        expect(drive).toBe('drive-1');
+        return base.create(m, s, hooks);
+      },
+    });
+    const driver = cloud.driver({ window: WINDOW });
+    await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.DeadlineExceeded });
+    const held = await driver.createMachine(call('m1'), never()).catch((e: unknown) => e);
+    expect(held).toMatchObject({ code: MachineCode.Unavailable, message: expect.stringContaining('sends no second boot drive clone request before') });
+    expect(stepSends).toBe(1);
+    await sleep(LAG_8S);
+    await driver.createMachine(call('m1'), never());
+    expect(stepSends).toBe(1);
+    expect(cloud.createRequests).toEqual(['m1']);
+  });
+
+  test('a step request refused (400) is not held: the next call sends it again', async () => {
+    const cloud = new MemoryCloud();
+    const base = cloud.session();
+    let stepSends = 0;
+    cloud.session = () => ({
+      ...base,
+      create: async (m, s, hooks) => {
+        await hooks.stepRequest(
+          'boot script add',
+          async () => {
+            stepSends += 1;
+            if (stepSends === 1) throw new CloudApiError('memory', 'add script', 'http', { status: 400 });
+            return 'script-1';
+          },
+          async () => undefined,
+        );
+        return base.create(m, s, hooks);
+      },
+    });
+    const driver = cloud.driver({ window: 60_000 });
+    await expect(driver.createMachine(call('m1'), never())).rejects.toMatchObject({ code: MachineCode.InvalidArgument });
+    await driver.createMachine(call('m1'), never());
+    expect(stepSends).toBe(2);
+  });
+
+  test('a start that answers an error although the VM is starting (a retried start): the driver reads the VM and the call succeeds', async () => {
+    const cloud = new MemoryCloud();
+    const vm = cloud.seed('m1', { state: 'stopped' });
+    const base = cloud.session();
+    cloud.session = () => ({
+      ...base,
+      start: async () => {
+        vm.state = 'creating';
+        vm.runningAtMs = Date.now() + 50;
+        throw new CloudApiError('memory', 'start server', 'http', { status: 400 });
+      },
+    });
+    const status = await cloud.driver().createMachine(call('m1'), never());
+    expect(status.providerId).toBe(`mem://${vm.id}`);
+    expect(cloud.deleteRequests).toEqual([]);
+  });
+
+  test('a start refused with the VM still stopped: the call fails with the start\'s error and the VM is kept for the next call, never deleted', async () => {
+    const cloud = new MemoryCloud();
+    const vm = cloud.seed('m1', { state: 'stopped' });
+    const base = cloud.session();
+    let starts = 0;
+    cloud.session = () => ({
+      ...base,
+      start: async () => {
+        starts += 1;
+        if (starts === 1) throw new CloudApiError('memory', 'start server', 'http', { status: 503, quota: true });
+        vm.state = 'creating';
+      },
+    });
+    const driver = cloud.driver();
+    const err = await driver.createMachine(call('m1'), never()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: MachineCode.ResourceExhausted, details: { lastKnownState: expect.stringContaining(`mem://${vm.id}`) } });
+    expect(cloud.deleteRequests).toEqual([]);
+    const status = await driver.createMachine(call('m1'), never());
+    expect(status.providerId).toBe(`mem://${vm.id}`);
+    expect(cloud.createRequests).toEqual([]);
+  });
+
+  test.each([
+    [400, false, MachineCode.InvalidArgument, true],
+    [403, false, MachineCode.PermissionDenied, true],
+    [503, true, MachineCode.ResourceExhausted, false],
+    [429, false, MachineCode.Unavailable, false],
+  ])('a create refused with HTTP %i (quota %s, %i): what its steps made is removed only when the refusal needs a human (%s)', async (status, quota, code, removed) => {
+    const cloud = new MemoryCloud();
+    const base = cloud.session();
+    cloud.session = () => ({
+      ...base,
+      create: async (m, _s, hooks) => {
+        cloud.owned.add(m.name); // a step made something of the Machine's (a boot drive, a script)
+        hooks.beforeVmRequest();
+        cloud.createRequests.push(m.name);
+        throw new CloudApiError('memory', 'create server', 'http', { status, quota });
+      },
+    });
+    const err = await cloud.driver({ window: 60_000 }).createMachine(call('m1'), never()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code });
+    expect(cloud.released).toEqual(removed ? ['m1'] : []);
+    expect(cloud.owned.has('m1')).toBe(!removed);
+  });
+});

@@ -25,10 +25,13 @@ describe('mayHaveTakenEffect', () => {
     expect(mayHaveTakenEffect(http(503, { notApplied: true }))).toBe(false);
   });
 
-  test('a MachineError says "maybe" unless its code says not sent or not accepted', () => {
-    // A step after the VM was made (CloudSigma's start) failing with a refusal: the VM exists.
-    expect(mayHaveTakenEffect(new MachineError(MachineCode.Unavailable, 'start refused', {}, { cause: http(503, { notApplied: true }) }))).toBe(true);
+  test('a MachineError carrying the cloud\'s answer is judged by that answer; without one, by its code', () => {
+    // An adapter that adds what it kept (lastKnownState) to the cloud's answer: CloudSigma's concurrency 503 still refuses.
+    expect(mayHaveTakenEffect(new MachineError(MachineCode.Unavailable, 'create server refused', {}, { cause: http(503, { notApplied: true }) }))).toBe(false);
+    expect(mayHaveTakenEffect(new MachineError(MachineCode.Unavailable, 'create server failed', {}, { cause: http(502) }))).toBe(true);
     expect(mayHaveTakenEffect(asMachineError(http(400)))).toBe(false);
+    expect(mayHaveTakenEffect(new MachineError(MachineCode.Unavailable, 'no server id in the answer'))).toBe(true);
+    expect(mayHaveTakenEffect(new MachineError(MachineCode.InvalidArgument, 'bad name'))).toBe(false);
   });
 
   test('a step before the VM request refuses; a cancelled call may have sent it', () => {

@@ -1,6 +1,8 @@
 // Issue 12: "no provider contains adoption, duplicate or timeout rules". Every wait (a step before
 // the VM, a stop before a delete, what a VM owned going) is MachineDriver's (src/driver/poll.ts), so
-// no adapter may sleep or answer DeadlineExceeded itself. This keeps the rule true for new code.
+// no adapter may sleep or answer DeadlineExceeded itself; and "may this request have taken effect?"
+// has one owner (src/driver/create-outcome.ts, used by machine-driver.ts alone), so no adapter
+// imports it. This keeps the rules true for new code.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { packageRoot } from '../../../src/support/package-root.js';
@@ -32,4 +34,8 @@ test.each(files.map((f) => [f.name, f.text]))('%s answers no DeadlineExceeded of
 
 test.each(files.filter((f) => !MAY_SLEEP.has(f.name)).map((f) => [f.name, f.text]))('%s does not sleep, poll or set a timer', (_name, text) => {
   expect(text).not.toMatch(/node:timers|setTimeout\(|setInterval\(|pollUntil/);
+});
+
+test.each(files.map((f) => [f.name, f.text]))('%s leaves "may have taken effect" to MachineDriver', (_name, text) => {
+  expect(text).not.toMatch(/create-outcome|mayHaveTakenEffect|NoVmRequestedError/);
 });

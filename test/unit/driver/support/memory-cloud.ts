@@ -125,8 +125,8 @@ export class MemoryCloud {
             return { stepInProgress: { step: 'memory step', waitingFor: `${step} is running`, lastKnownState: JSON.stringify({ memoryStep: step }) } };
           }
           this.steps.delete(step);
-          hooks?.beforeVmRequest();
         }
+        hooks.beforeVmRequest();
         this.createRequests.push(machine.name);
         if (this.knobs.refuseCreates.times > 0) {
           this.knobs.refuseCreates.times -= 1;
