@@ -511,7 +511,9 @@ export class MachineDriver {
         vmRequested = true;
         remember(restart());
       },
-      stepRequest: (step, request, findMade) => this.stepRequest(key, machine, step, request, findMade, windowMs, signal),
+      // A step makes no VM: a second step request after the hold costs one more drive or script, which the next create removes,
+      // so its hold is the provider's window capped at the default (VPSie's 20 min is about its asynchronous VM create).
+      stepRequest: (step, request, findMade) => this.stepRequest(key, machine, step, request, findMade, Math.min(windowMs, DEFAULT_DISCOVERY_WINDOW_MS), signal),
     };
     const attempt = () => {
       vmRequested = false;
