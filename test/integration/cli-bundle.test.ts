@@ -73,7 +73,7 @@ const request = (name: string) => ({
   secretData: { 'project-id': Buffer.from(PROJECT_ID), token: Buffer.from(STATIC_TOKEN), userData: Buffer.from(USER_DATA) },
 });
 
-test('serve from the bundle: gRPC health SERVING, a CreateMachine against the fake, an error answer, server reflection', async () => {
+test('serve from the bundle: gRPC health SERVING, a CreateMachine against the fake, an error answer, every adapter, server reflection', async () => {
   const fake: StackitFake = await startStackitFake({ activeAfterMs: 0 });
   const proc = spawn(process.execPath, [...NODE_FLAGS, MAIN, 'serve', '--listen', '127.0.0.1:0', '--http-listen', '', '--poll-interval', '20ms'], {
     cwd: workDir,
@@ -113,6 +113,13 @@ test('serve from the bundle: gRPC health SERVING, a CreateMachine against the fa
       (e: unknown) => e,
     );
     expect(isDriverCallError(missing) && missing.code).toBe(MachineCode.NotFound);
+
+    // GetVolumeIDs asks every cloud: the CloudSigma and VPSie adapter chunks load too.
+    const pv = (driver: string, handle: string) => Buffer.from(JSON.stringify({ csi: { driver, volumeHandle: handle } }));
+    const volumes = await client.call<{ volumeIds: string[] }>('GetVolumeIDs', {
+      pvSpecs: [pv('block-storage.csi.stackit.cloud', 'v-stackit'), pv('csi.cloudsigma.com', 'v-cloudsigma'), pv('vpsie.csi.vpsie.com', 'v-vpsie'), pv('ebs.csi.aws.com', 'v-aws')],
+    });
+    expect(volumes.volumeIds).toEqual(['v-stackit', 'v-cloudsigma', 'v-vpsie']);
 
     expect(await listServices(target)).toEqual(expect.arrayContaining(['mcm.driver.v1.Driver', 'grpc.health.v1.Health']));
   } finally {
