@@ -81,12 +81,13 @@ const results: Results = {
   date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
   elapsedS: 0,
   config: { quick, sections: only, ...config },
-  build: { tscMs: 0, typeErrors: [] },
+  build: { tscMs: 0, bundleMs: 0, typeErrors: [] },
 };
 
-log('building the sidecar (tsc → bench/.build)');
+log('building the sidecar (tsc → bench/.build, scripts/bundle.mjs → bench/.build/bundle)');
 const built = buildSidecar();
 results.build.tscMs = built.ms;
+results.build.bundleMs = built.bundleMs;
 if (built.typeErrors.length) log(`tsc reported ${built.typeErrors.length} type errors (emitted anyway): ${built.typeErrors.slice(0, 3).join(' | ')}`);
 
 let haveGo = results.facts.go !== 'not found';

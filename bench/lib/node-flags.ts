@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const MAIN = 'dist/src/cli/main.js';
+/** What both images launch: the esbuild bundle (`npm run build:bundle`, scripts/bundle.mjs), not tsc's dist/src. */
+export const SHIPPED_MAIN = 'dist/bundle/main.js';
+const MAIN = SHIPPED_MAIN;
 
 export interface LaunchFlags {
   /** Node flags of the sidecar image's ENTRYPOINT (kind/base runs that image unchanged). */

@@ -23,7 +23,7 @@ export interface Results {
   date: string;
   elapsedS: number;
   config: Record<string, unknown>;
-  build: { tscMs: number; typeErrors: string[]; goMs?: number };
+  build: { tscMs: number; bundleMs?: number; typeErrors: string[]; goMs?: number };
   zero?: OverheadResult;
   slow?: OverheadResult;
   /** The 100 ms run with one lifecycle at a time. */
@@ -208,15 +208,17 @@ ${f.cores <= 2 ? `**Noise.** ${f.cores} cores are shared by the bench, the sidec
 \`\`\`
  bench process (tsx bench/run.ts)          sidecar process                           fake process
  ┌─────────────────────────────────┐  gRPC  ┌────────────────────────────────┐ HTTP ┌───────────────────────────┐
- │ @grpc/grpc-js client, 1 channel │──────▶│ node bench/.build/src/cli/      │─────▶│ test/fakes/stackit        │
- │                                 │ 127.0.0.1  main.js serve (tsc output)  │      │ (bench/fake-child.ts)     │
+ │ @grpc/grpc-js client, 1 channel │──────▶│ node bench/.build/bundle/       │─────▶│ test/fakes/stackit        │
+ │                                 │ 127.0.0.1  main.js serve (the bundle)  │      │ (bench/fake-child.ts)     │
  │ direct client: node:http,       │        └────────────────────────────────┘      │ VMs ACTIVE at once, gone  │
  │ keep-alive agent ───────────────┼───────────────────────────────────────────────▶│ at once after DELETE;     │
  └─────────────────────────────────┘                                                 │ latencyMs 0 or 100        │
  Go: bench/.build/bridge-bench (bridge/bench, -tags bench): pkg/grpcdriver.Driver ─▶ sidecar; net/http ─▶ fake       │
                                                                                     └───────────────────────────┘
 \`\`\`
-- **Sidecar**: the shipped JavaScript (\`tsc -p tsconfig.build.json --outDir bench/.build\`), its own process, gRPC on a
+- **Sidecar**: the shipped JavaScript, bundled as the images run it (\`node scripts/bundle.mjs bench/.build/bundle\`, what
+  \`npm run build:bundle\` writes to dist/bundle; the CPU profile of §6 runs the tsc output instead, whose frames name
+  source files), its own process, gRPC on a
   loopback port, \`--poll-interval 1ms\`, \`--log-level info\` (one JSON line per RPC, written to bench/.build/logs/),
   \`/metrics\` on. CPU and memory come from \`/proc/<pid>/stat\` and \`/proc/<pid>/status\` (VmRSS, VmHWM).
 - **Direct**: the same cloud HTTP requests the driver makes for that RPC (bench/lib/stackit.ts, e.g. DeleteMachine =
@@ -349,7 +351,7 @@ ${l.fit ? `\nLeast squares over the sizes, sidecar CPU per list ≈ ${ms(l.fit.i
       rows.push(['RSS 1 s after SERVING', `${s(c.rssIdleMiB, mib)} MiB`]);
     }
     parts.push(table(['', ''], rows));
-    if (r.coldStart) parts.push(`Cold start runs: ${r.coldStart.startAll.map((v) => v.toFixed(0)).join(', ')} ms (node, compiled JavaScript; \`npm run serve\` through tsx is slower).`);
+    if (r.coldStart) parts.push(`Cold start runs: ${r.coldStart.startAll.map((v) => v.toFixed(0)).join(', ')} ms (node, the bundle as it ships; \`npm run serve\` through tsx is slower).`);
   }
 
   if (r.modules) {
@@ -476,7 +478,7 @@ npm run bench -- --quick             # a smoke run with tiny counts; writes benc
 npm run bench -- --only zero,slow    # sections: modules, zero, slow, throughput, list, cold, idle, bridge, profile, client
 \`\`\`
 Settings of this run: \`${JSON.stringify(r.config)}\`.
-Build: tsc ${(r.build.tscMs / 1000).toFixed(1)} s${r.build.typeErrors.length ? ` (${r.build.typeErrors.length} type errors in files being written by others at the time; tsc emitted anyway)` : ''}${r.build.goMs !== undefined ? `, go build ${(r.build.goMs / 1000).toFixed(1)} s` : ''}.
+Build: tsc ${(r.build.tscMs / 1000).toFixed(1)} s${r.build.typeErrors.length ? ` (${r.build.typeErrors.length} type errors in files being written by others at the time; tsc emitted anyway)` : ''}${r.build.bundleMs !== undefined ? `, bundle ${(r.build.bundleMs / 1000).toFixed(1)} s` : ''}${r.build.goMs !== undefined ? `, go build ${(r.build.goMs / 1000).toFixed(1)} s` : ''}.
 `);
   return parts.join('\n\n');
 }

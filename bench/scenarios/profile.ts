@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { monotonicUs, summariseProfile, type ProfileSummary } from '../lib/cpu-profile.js';
 import type { FakeProcess } from '../lib/fake.js';
 import { cpuSeconds } from '../lib/proc.js';
-import { BUILD_DIR, ROOT, SidecarClient, startSidecar } from '../lib/sidecar.js';
+import { BUILD_DIR, ROOT, SidecarClient, startSidecar, TSC_MAIN_JS } from '../lib/sidecar.js';
 import { CLASS_LABELS, MACHINE_LABEL, machineRequest, PROJECT_ID, providerIdOf, REGION } from '../lib/stackit.js';
 
 export interface ProfileResult {
@@ -25,7 +25,9 @@ export async function runProfile(fake: FakeProcess, o: { calls: number; concurre
   const dir = join(BUILD_DIR, 'profiles', `latency-${fake.latencyMs}-concurrency-${o.concurrency}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const sidecar = await startSidecar({ env: { STACKIT_API_ENDPOINT: fake.url }, logName: 'profile', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });
+  // The tsc output, not the bundle: the profile attributes time by source file and package (lib/cpu-profile.ts), which
+  // a bundle's chunks would hide; per-call CPU is the same code either way once loaded.
+  const sidecar = await startSidecar({ env: { STACKIT_API_ENDPOINT: fake.url }, logName: 'profile', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir], main: TSC_MAIN_JS });
   const client = new SidecarClient(sidecar.target);
   const requests = ids.map((id, i) => machineRequest(`profiled-${i}`, providerIdOf(id)));
   const drive = async (calls: number) => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { benchNodeFlags, launchFlags } from '../../../bench/lib/node-flags.js';
+import { benchNodeFlags, launchFlags, SHIPPED_MAIN } from '../../../bench/lib/node-flags.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
@@ -13,6 +13,18 @@ describe('the sidecar runs with the same node flags wherever it is launched, and
     expect(sidecarImage).toContain('--max-semi-space-size=2');
     expect(sidecarImage).toContain('--heap-growing-percent=20');
     expect(providerImage).toEqual(sidecarImage);
+  });
+
+  test('both images launch the bundle that the build stage makes (npm run build:bundle into dist/bundle)', () => {
+    expect(SHIPPED_MAIN).toBe('dist/bundle/main.js');
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/nodejs\/bin\/node", [^\]]*"dist\/bundle\/main\.js"\]$/m);
+    expect(dockerfile).toMatch(/^ENV MCM_DRIVER_SIDECAR_COMMAND="\/nodejs\/bin\/node [^"]* \/app\/dist\/bundle\/main\.js serve /m);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(pkg.scripts['build:bundle']).toBe('node scripts/bundle.mjs');
+    // scripts/bundle.mjs writes dist/bundle unless given another folder (the bench's bench/.build/bundle).
+    expect(readFileSync(join(ROOT, 'scripts/bundle.mjs'), 'utf8')).toContain("process.argv[2] ?? 'dist/bundle'");
+    expect(dockerfile).toMatch(/^RUN npm run build && npm run build:bundle && npm prune --omit=dev/m);
+    expect(dockerfile).toMatch(/^COPY scripts\/bundle\.mjs \.\/scripts\/bundle\.mjs$/m);
   });
 
   test('the bench starts its sidecars with the Dockerfile flags unless told otherwise for an A/B run', () => {
