@@ -69,6 +69,12 @@ const result = await build({
   banner: { js: banner },
   plugins: [dirnamePlugin],
   legalComments: 'none',
+  // Whitespace and syntax minified, names kept (stack traces and logs still name every function and class):
+  // V8 keeps each file's source text, so a smaller bundle is resident memory saved. Measured with the A/B
+  // of bench/.build (6 interleaved runs, 25 s idle): 59.4 (58.9-59.6) MiB against 61.0 (60.8-62.9) MiB.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
   logLevel: 'warning',
   metafile: true,
 });
