@@ -372,21 +372,19 @@ class CloudSigmaSession implements CloudSession {
     // A drive whose deletion started (e.g. with the server of a failed create) is on its way out: never adopted.
     const usable = leftovers.filter((d) => !this.api.deletionStarted.has(d.uuid) && driveFits(this.spec, d));
     const adopt = usable.find((d) => d.status === 'unmounted') ?? usable.find((d) => CLONING.has(d.status ?? ''));
+    // The clone a waiting call named (StepInProgress, or MCM's next call) ended in a state it never leaves (unavailable):
+    // the clone failed. Said so, instead of silently cloning again; the next call clones anew.
+    const named = parseLeftovers(machine.lastKnownState).leftDrives;
+    const broken = adopt ? undefined : leftovers.find((d) => named.includes(d.uuid) && d.status !== 'unmounted' && !CLONING.has(d.status ?? ''));
     for (const d of leftovers) {
-      if (d === adopt) continue;
+      if (d === adopt || d === broken) continue;
       // An extra or unusable leftover: removed now, or (if that fails) by a later call.
       await this.api.deleteDrive(d.uuid, signal).then(
         () => logger.info('cloudsigma: removed a boot drive left by an earlier attempt', { drive: d.uuid, status: d.status }),
         (err: unknown) => logger.warn('cloudsigma: could not remove a leftover boot drive, a later call retries', { drive: d.uuid, error: asMachineError(err).message }),
       );
     }
-    // The clone a waiting call named (StepInProgress, or MCM's next call) ended in a state it never leaves (unavailable):
-    // the clone failed. Said so, instead of silently cloning again; it was removed above, the next call clones anew.
-    const named = parseLeftovers(machine.lastKnownState).leftDrives;
-    const broken = adopt ? undefined : leftovers.find((d) => named.includes(d.uuid) && d.status !== 'unmounted' && !CLONING.has(d.status ?? ''));
-    if (broken) {
-      throw new MachineError(MachineCode.Unavailable, `cloning the boot drive failed: drive ${broken.uuid} is ${broken.status ?? 'in an unknown state'}; it is removed and the next CreateMachine clones a new one`);
-    }
+    if (broken) throw await this.failedClone(broken, signal);
     let uuid: string;
     if (adopt) {
       logger.info('cloudsigma: continuing with the boot drive an earlier attempt made', { drive: adopt.uuid, status: adopt.status });
@@ -448,13 +446,7 @@ class CloudSigmaSession implements CloudSession {
     if (drive.status === 'mounted' || (drive.mounted_on?.length ?? 0) > 0) {
       throw new DriveNotOursAnyMore(MachineCode.Aborted, `the boot drive ${uuid} was attached to another server while it was being prepared`);
     }
-    if (!CLONING.has(drive.status ?? '')) {
-      // Not named as kept: the next create finds it by its name, removes it as unusable and clones anew.
-      throw new DriveNotOursAnyMore(
-        MachineCode.Unavailable,
-        `cloning the boot drive failed: drive ${uuid} is ${drive.status ?? 'in an unknown state'}; the next CreateMachine removes it and clones a new one`,
-      );
-    }
+    if (!CLONING.has(drive.status ?? '')) throw await this.failedClone(drive, signal);
     return {
       stepInProgress: {
         step: 'boot drive clone',
@@ -462,6 +454,21 @@ class CloudSigmaSession implements CloudSession {
         lastKnownState: formatLeftovers({ location: this.location, step: 'prepare boot drive', leftDrives: [uuid] }),
       },
     };
+  }
+
+  /**
+   * A clone that ended in a state it never leaves (unavailable): the drive
+   * can never be used, so it is removed (one request; if that fails, the next
+   * create finds it by its name as an unusable leftover and removes it), and
+   * the failure says so. Nothing of it is kept for the next create.
+   */
+  private async failedClone(drive: CloudSigmaDrive, signal: AbortSignal): Promise<MachineError> {
+    const removed = await this.api.deleteDrive(drive.uuid, signal).then(
+      () => true,
+      () => false,
+    );
+    const next = removed ? 'it is removed and the next CreateMachine clones a new one' : 'removing it failed, the next CreateMachine removes it and clones a new one';
+    return new DriveNotOursAnyMore(MachineCode.Unavailable, `cloning the boot drive failed: drive ${drive.uuid} is ${drive.status ?? 'in an unknown state'}; ${next}`);
   }
 
   /**
