@@ -15,6 +15,11 @@ export interface CloudHttpClientOptions {
   /** Per attempt; default 30 s. */
   timeoutMs?: number;
   retry?: Partial<RetryPolicy>;
+  /**
+   * Headers every request carries, fixed for the client's life (e.g. a Secret's static token): set once on the got
+   * instance, so no request pays for a hook. A credential that changes (a fetched token) goes in `authorize` instead.
+   */
+  headers?: Record<string, string>;
   /** Headers that authorise a request, e.g. a bearer token fetched on demand. */
   authorize?: (signal?: AbortSignal) => Promise<Record<string, string>>;
   /**
@@ -91,6 +96,7 @@ export class CloudHttpClient {
       prefixUrl: options.baseUrl,
       timeout: { request: options.timeoutMs ?? 30_000 },
       agent,
+      ...(options.headers ? { headers: options.headers } : {}),
       // Node's roots plus the mounted CloudProfile CA and operator CA files (trusted-cas.ts); only an https endpoint reads them.
       ...(options.baseUrl.startsWith('https:') ? { https: { certificateAuthority: trustedCas() } } : {}),
       retry: {
@@ -103,6 +109,7 @@ export class CloudHttpClient {
       responseType: 'text',
       // Hooks only where the client has something for them to do: got runs every listed hook on every request.
       hooks: {
+        // An async hook costs every request a promise, a header copy and got's hook loop; fixed headers cost none of it.
         beforeRequest: authorize
           ? [
               async (req) => {

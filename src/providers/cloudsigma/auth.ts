@@ -112,7 +112,8 @@ export class ImpersonationFlow implements CloudSigmaAuth {
       // The exchanges create nothing, so repeating one is safe (kube-dc reports 504s from the impersonate endpoint).
       retryMethods: ['POST'],
       errorMessage: oauthErrorMessage,
-      ...(bearer ? { authorize: async () => ({ authorization: `Bearer ${bearer}` }) } : {}),
+      // The bearer is fixed for this client's life: a header set once, not a hook per request.
+      ...(bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {}),
     });
   }
 

@@ -19,8 +19,13 @@ export interface AccessTokenSource {
 export class StaticToken implements AccessTokenSource {
   constructor(private readonly token: string) {}
 
+  /** The Authorization header of the token flow, fixed for the token's life. */
+  static headers(token: string): Record<string, string> {
+    return { authorization: `Bearer ${token}` };
+  }
+
   async authorization(): Promise<Record<string, string>> {
-    return { authorization: `Bearer ${this.token}` };
+    return StaticToken.headers(this.token);
   }
 
   /** A Secret's token cannot be renewed: the 401 reaches MCM (Unauthenticated) until the Secret changes. */

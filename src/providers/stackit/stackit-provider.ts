@@ -106,15 +106,18 @@ export class StackitProvider implements CloudProvider {
     const credential = key ? JSON.stringify(key) : secret.token!;
     const id = createHash('sha256').update(`${iaasEndpoint}\n${tokenUrl}\n${credential}`).digest('hex');
     return this.httpClients.get(id, () => {
-      const tokens = key ? this.keyFlow(key, tokenUrl) : new StaticToken(secret.token!);
+      // The token flow's header never changes (a 401 cannot be healed by asking again): fixed on the client, no per-request hook.
+      // The key flow's token is fetched, cached and renewed, so it is asked for per request and a 401 drops it.
+      const tokens = key ? this.keyFlow(key, tokenUrl) : undefined;
       return new CloudHttpClient({
         cloud: 'stackit',
         baseUrl: iaasEndpoint,
         timeoutMs: this.options.httpTimeoutMs,
         retry: this.options.retry,
         maxResponseBytes: this.options.maxResponseBytes,
-        authorize: (signal) => tokens.authorization(signal),
-        unauthorized: (sent) => tokens.invalidate(sent),
+        ...(tokens
+          ? { authorize: (signal?: AbortSignal) => tokens.authorization(signal), unauthorized: (sent: string | undefined) => tokens.invalidate(sent) }
+          : { headers: StaticToken.headers(secret.token!) }),
         errorMessage: (body) => (body as { msg?: unknown } | undefined)?.msg as string | undefined,
         isQuota: (status, message) => (status === 400 || status === 403 || status === 409) && isCapacityProblem(message),
       });

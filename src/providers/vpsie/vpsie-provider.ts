@@ -144,8 +144,9 @@ export class VpsieProvider implements CloudProvider {
           retry: this.options.retry,
           maxResponseBytes: this.options.maxResponseBytes,
           // Every VPSie-authored client sends the token in this header [sdk: vpsieinc/terraform-provider-vpsie
-          // internal/provider/provider.go `"Vpsie-Auth": accessToken`; govpsie firewallGroup_test.go].
-          authorize: async () => ({ 'vpsie-auth': token, accept: 'application/json' }),
+          // internal/provider/provider.go `"Vpsie-Auth": accessToken`; govpsie firewallGroup_test.go]. The token is the
+          // Secret's, fixed for this client's life: set once on the client rather than by a hook per request.
+          headers: { 'vpsie-auth': token, accept: 'application/json' },
           errorMessage: cloudMessageOf,
           isQuota: (_status, message) => isQuotaMessage(message),
         }),

@@ -138,6 +138,21 @@ describe('CloudHttpClient errors', () => {
   });
 });
 
+describe('CloudHttpClient fixed headers', () => {
+  test('a static credential given as headers goes on every attempt, and a 401 is not re-sent', async () => {
+    const scope = nock(BASE, { reqheaders: { authorization: 'Bearer static-token-value' } })
+      .get('/x').reply(503, {})
+      .get('/x').reply(200, { ok: true })
+      .get('/y').once().reply(401, { msg: 'Unauthorized' });
+    const c = client({ authorize: undefined, headers: { authorization: 'Bearer static-token-value' } });
+    expect((await c.request<{ ok: boolean }>({ operation: 'get', method: 'GET', path: '/x' })).body).toEqual({ ok: true });
+    const err = await failure(c.request({ operation: 'get', method: 'GET', path: '/y' }));
+    expect(err.status).toBe(401);
+    expect(err.message).not.toContain('static-token-value');
+    expect(scope.isDone()).toBe(true);
+  });
+});
+
 describe('CloudHttpClient bounds', () => {
   test('a response larger than the limit is refused as ResourceExhausted, not buffered', async () => {
     nock(BASE).get('/huge').reply(200, JSON.stringify({ items: 'x'.repeat(200_000) }));
