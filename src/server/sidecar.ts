@@ -30,7 +30,11 @@ export interface Sidecar {
 }
 
 export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': options.maxReceiveBytes ?? 4 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxReceiveBytes ?? 4 * 1024 * 1024,
+    // channelz keeps per-call counters and timestamps (a Date per call) for a channelz service this sidecar does not serve.
+    'grpc.enable_channelz': 0,
+  });
   const service = new DriverService(options.driver);
   service.addTo(server);
   const health = new HealthImplementation({ '': 'NOT_SERVING', [DRIVER_SERVICE]: 'NOT_SERVING' });
