@@ -25,8 +25,9 @@ export class StepHolds {
   get(machineKey: string, step: string): StepHold | undefined {
     const key = `${machineKey}\n${step}`;
     const hold = this.holds.get(key);
-    if (hold && hold.until <= this.now()) this.holds.delete(key);
-    return hold && hold.until > this.now() ? hold : undefined;
+    if (!hold || hold.until > this.now()) return hold;
+    this.holds.delete(key);
+    return undefined;
   }
 
   set(machineKey: string, step: string, hold: StepHold): void {
